@@ -1,0 +1,1 @@
+// BirderEval: see the module's issue.

@@ -1,0 +1,1 @@
+// BirderIO: see the module's issue.

@@ -1,0 +1,1 @@
+// BirderModels: see the module's issue.

@@ -1,0 +1,1 @@
+// BirderVision: see the module's issue.

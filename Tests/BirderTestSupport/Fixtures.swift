@@ -1,0 +1,39 @@
+import Foundation
+import BirderCore
+
+/// Paths of the committed test fixtures (Tests/Fixtures/…), found from this source file so tests
+/// run from any working directory and need neither Python nor ../shared.
+public enum Fixtures {
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    public static func url(_ relativePath: String) -> URL { root.appendingPathComponent(relativePath) }
+    public static func path(_ relativePath: String) -> String { url(relativePath).path }
+}
+
+/// max |a − b| and max |b|, for parity checks that report the size of the difference.
+public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> (maxDiff: Float, maxRef: Float) {
+    precondition(a.count == b.count, "maxAbsDifference: \(a.count) vs \(b.count) elements")
+    var diff: Float = 0, ref: Float = 0
+    for i in a.indices {
+        diff = max(diff, abs(a[i] - b[i]))
+        ref = max(ref, abs(b[i]))
+    }
+    return (diff, ref)
+}
+
+/// A small deterministic generator for test data (SplitMix64).
+public struct TestRandom {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    public mutating func uniform() -> Float { Float(Double(next() >> 40) * 0x1p-23 - 1) }
+    public mutating func floats(_ count: Int, scale: Float = 1) -> [Float] { (0..<count).map { _ in uniform() * scale } }
+}
