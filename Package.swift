@@ -28,7 +28,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
         .target(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
         // Tensor, threads and the numeric kernels (GEMM through BLAS).
         .target(name: "BirderCore", dependencies: blas, swiftSettings: strictSettings, linkerSettings: blasLinker),

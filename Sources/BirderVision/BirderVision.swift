@@ -1,1 +1,0 @@
-// BirderVision: see the module's issue.

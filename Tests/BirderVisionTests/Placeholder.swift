@@ -1,4 +1,0 @@
-import Testing
-
-// Tests for BirderVision live in this folder.
-@Test func birderVisionTargetBuilds() { #expect(Bool(true)) }
