@@ -218,14 +218,15 @@ bv_status bv_jpeg_read_rgb(bv_jpeg *dec, uint8_t *rgb, bv_info *info) {
             snprintf(info->message, sizeof info->message, "out of memory");
             return BV_NO_MEMORY;
         }
+        uint8_t *const buffer = cmyk_row;
         while (c->output_scanline < c->output_height) {
-            JSAMPROW row = cmyk_row;
+            JSAMPROW row = buffer;
             uint8_t *dst = rgb + (size_t)c->output_scanline * stride;
             if (jpeg_read_scanlines(c, &row, 1) != 1) {
                 break;
             }
             for (size_t x = 0; x < width; x++) {
-                const uint8_t *s = cmyk_row + 4 * x;
+                const uint8_t *s = buffer + 4 * x;
                 int nk = s[3];  // 255 - (255 - k)
                 dst[3 * x + 0] = bv_cmyk_channel(255 - s[0], nk);
                 dst[3 * x + 1] = bv_cmyk_channel(255 - s[1], nk);

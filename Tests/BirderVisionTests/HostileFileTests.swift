@@ -120,8 +120,12 @@ import Testing
         #expect(throws: ImageError.self) { try ImageDecoder.decode(path: Fixtures.path("vision/images/rocket.jpg"), options: options) }
     }
 
-    @Test func unreadablePaths() {
-        for path in ["/nonexistent/birder/image.jpg", Fixtures.path("vision/images"), "/dev/null"] {
+    @Test func unreadablePaths() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("birder-vision-fifo-\(getpid()).jpg").path
+        unlink(fifo)
+        try #require(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        for path in ["/nonexistent/birder/image.jpg", Fixtures.path("vision/images"), "/dev/null", "/dev/zero", fifo] {
             do {
                 _ = try ImageDecoder.decode(path: path)
                 Issue.record("\(path) decoded")
