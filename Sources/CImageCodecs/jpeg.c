@@ -222,8 +222,8 @@ bv_status bv_jpeg_read_rgb(bv_jpeg *dec, uint8_t *rgb, bv_info *info) {
         while (c->output_scanline < c->output_height) {
             JSAMPROW row = buffer;
             uint8_t *dst = rgb + (size_t)c->output_scanline * stride;
-            if (jpeg_read_scanlines(c, &row, 1) != 1) {
-                break;
+            if (jpeg_read_scanlines(c, &row, 1) != 1 || dec->hit_eof) {
+                break;  // a cut file: stop now rather than decode the rest as grey
             }
             for (size_t x = 0; x < width; x++) {
                 const uint8_t *s = buffer + 4 * x;
@@ -245,8 +245,8 @@ bv_status bv_jpeg_read_rgb(bv_jpeg *dec, uint8_t *rgb, bv_info *info) {
             for (int i = 0; i < n; i++) {
                 rows[i] = rgb + ((size_t)c->output_scanline + (size_t)i) * stride;
             }
-            if (jpeg_read_scanlines(c, rows, (JDIMENSION)n) == 0) {
-                break;
+            if (jpeg_read_scanlines(c, rows, (JDIMENSION)n) == 0 || dec->hit_eof) {
+                break;  // a cut file: stop now rather than decode the rest as grey
             }
         }
     }
@@ -254,7 +254,9 @@ bv_status bv_jpeg_read_rgb(bv_jpeg *dec, uint8_t *rgb, bv_info *info) {
         dec->hit_eof = 1;
         return bv_jpeg_failure(dec, info);
     }
-    // Like Pillow, a missing EOI after the last scanline is fine; errors after it are not.
+    // Running out of data only here (after every scanline) is accepted, as Pillow accepts its decoder
+    // suspending in jpeg_finish_decompress once all lines are out; decoding errors here still fail.
+    // (A file cut just before its EOI usually runs out inside the last MCU row, refused above, as by PIL.)
     jpeg_finish_decompress(c);
     return BV_OK;
 }
