@@ -107,12 +107,12 @@ public struct Checkpoint: Sendable {
     public var classNames: [String]
     public var rgbStats: RGBStats
     /// The network config override Birder stored, when any.
-    public var config: [String: JSONValue]?
+    public var config: [String: ConfigValue]?
     public var birderVersion: String?
     public var task: String?
 
     public init(state: StateDict, signature: Signature, classNames: [String], rgbStats: RGBStats,
-                config: [String: JSONValue]? = nil, birderVersion: String? = nil, task: String? = "image_classification") {
+                config: [String: ConfigValue]? = nil, birderVersion: String? = nil, task: String? = "image_classification") {
         self.state = state
         self.signature = signature
         self.classNames = classNames
@@ -147,7 +147,7 @@ public struct Checkpoint: Sendable {
             guard let json = configValue.jsonValue, let members = json.objectValue else {
                 throw .invalidContent(path: path, reason: "config holds values that are not plain data")
             }
-            config = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+            config = Dictionary(members.map { ($0.key, ConfigValue(json: $0.value)) }, uniquingKeysWith: { _, last in last })
         }
         birderVersion = dict["birder_version"]?.stringValue
         task = dict["task"]?.stringValue
@@ -178,7 +178,7 @@ public struct Checkpoint: Sendable {
         classNames = try BirderIO.classNames(from: pairs, path: path)
         if let configJSON = try json("config") {
             guard let members = configJSON.objectValue else { throw .invalidContent(path: path, reason: "config is not an object") }
-            config = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+            config = Dictionary(members.map { ($0.key, ConfigValue(json: $0.value)) }, uniquingKeysWith: { _, last in last })
         }
         birderVersion = file.metadata["birder_version"]
         task = file.metadata["task"]
@@ -186,7 +186,7 @@ public struct Checkpoint: Sendable {
 
     private var classToIdxJSON: JSONValue { .object(classNames.enumerated().map { JSONMember($1, .int($0)) }) }
     private var configJSON: JSONValue? {
-        config.map { config in .object(config.keys.sorted().map { JSONMember($0, config[$0]!) }) }
+        config.map { ConfigValue.dictionary($0).json }
     }
 
     /// Writes the checkpoint as Birder's own writers do (`fs_ops.checkpoint_model` for `.pt`,

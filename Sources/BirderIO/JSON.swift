@@ -1,3 +1,5 @@
+import BirderCore
+
 /// A JSON value with object keys kept in file order (Birder's metadata, safetensors headers,
 /// `birder info --json`). Integers stay integers, so `224` never turns into `224.0`.
 public indirect enum JSONValue: Sendable, Equatable {
@@ -312,6 +314,35 @@ private struct JSONParser {
             default: throw error("invalid escape")
             }
             runStart = position
+        }
+    }
+}
+
+extension ConfigValue {
+    /// JSON data as a config value (objects become dictionaries).
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .double(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .list(items.map(ConfigValue.init(json:)))
+        case .object(let members):
+            self = .dictionary(Dictionary(members.map { ($0.key, ConfigValue(json: $0.value)) }, uniquingKeysWith: { _, last in last }))
+        }
+    }
+
+    /// The value as JSON, dictionary keys sorted.
+    public var json: JSONValue {
+        switch self {
+        case .null: .null
+        case .bool(let b): .bool(b)
+        case .int(let i): .int(i)
+        case .double(let d): .double(d)
+        case .string(let s): .string(s)
+        case .list(let items): .array(items.map(\.json))
+        case .dictionary(let dict): .object(dict.keys.sorted().map { JSONMember($0, dict[$0]!.json) })
         }
     }
 }

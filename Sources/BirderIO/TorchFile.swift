@@ -57,7 +57,8 @@ public enum TorchFile {
                 throw .invalidContent(path: path, reason: "storage '\(request.key)' has no \(root)data/\(request.key) entry")
             }
             let (needed, overflow) = request.count.multipliedReportingOverflow(by: request.dtype.byteSize)
-            guard !overflow, needed <= entry.size else {
+            // torch.load requires the record to hold exactly numel × element size bytes.
+            guard !overflow, needed == entry.size else {
                 throw .invalidTensor(path: path, name: "storage '\(request.key)'", reason:
                     "\(request.count) \(request.dtype) elements need \(overflow ? "more than Int.max" : String(needed)) bytes but the entry holds \(entry.size)")
             }

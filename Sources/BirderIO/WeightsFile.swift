@@ -1,3 +1,5 @@
+import BirderCore
+
 /// Any weights file Birder uses, recognised by content: a model checkpoint, a linear-probe head,
 /// or a bare state dict (`.pt` or `.safetensors`).
 public enum WeightsFile: Sendable {
@@ -42,7 +44,7 @@ public struct WeightsFileSummary: Sendable {
     public var rgbStats: RGBStats?
     public var birderVersion: String?
     public var task: String?
-    public var config: [String: JSONValue]?
+    public var config: [String: ConfigValue]?
     public var numTensors: Int
     public var numParameters: Int
     public var tensorBytes: Int
@@ -141,7 +143,7 @@ public struct WeightsFileSummary: Sendable {
             JSONMember("birder_version", birderVersion.map { .string($0) } ?? .null),
             JSONMember("task", task.map { .string($0) } ?? .null),
         ]
-        if let config { members.append(JSONMember("config", .object(config.keys.sorted().map { JSONMember($0, config[$0]!) }))) }
+        if let config { members.append(JSONMember("config", ConfigValue.dictionary(config).json)) }
         members += [
             JSONMember("tensors", .int(numTensors)),
             JSONMember("num_parameters", .int(numParameters)),
@@ -168,7 +170,7 @@ public struct WeightsFileSummary: Sendable {
         }
         if let birderVersion { lines.append("birder version:  \(birderVersion)") }
         if let task { lines.append("task:            \(task)") }
-        if let config { lines.append("config:          \(JSONValue.object(config.keys.sorted().map { JSONMember($0, config[$0]!) }).serialized())") }
+        if let config { lines.append("config:          \(ConfigValue.dictionary(config).json.serialized())") }
         lines.append("tensors:         \(numTensors) (" + dtypes.keys.sorted().map { "\(dtypes[$0]!) \($0)" }.joined(separator: ", ") + ")")
         lines.append("parameters:      \(numParameters) (\(Self.millions(numParameters)))")
         lines.append("tensor bytes:    \(tensorBytes)")
