@@ -172,7 +172,7 @@ public struct WeightsFileSummary: Sendable {
         if let task { lines.append("task:            \(task)") }
         if let config { lines.append("config:          \(ConfigValue.dictionary(config).json.serialized())") }
         lines.append("tensors:         \(numTensors) (" + dtypes.keys.sorted().map { "\(dtypes[$0]!) \($0)" }.joined(separator: ", ") + ")")
-        lines.append("parameters:      \(numParameters) (\(Self.millions(numParameters)))")
+        lines.append("parameters:      \(numParameters)" + (numParameters >= 100_000 ? " (\(Self.millions(numParameters)))" : ""))
         lines.append("tensor bytes:    \(tensorBytes)")
         return lines.joined(separator: "\n")
     }
