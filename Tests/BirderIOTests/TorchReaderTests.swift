@@ -79,6 +79,9 @@ import BirderTestSupport
         #expect(d["ordered"]?.dictValue?.entries.compactMap(\.key.stringValue) == ["z", "a"])
         #expect(d["counter"]?.dictValue?.kind == .counter && d["counter"]?["x"]?.intValue == 2)
         #expect(d["tensor_in_list"]?.sequenceValue?.first?.tensorValue?.float32Tensor().scalars == [1, 2])
+        #expect(d["tensor_with_attr"]?.tensorValue?.float32Tensor().scalars == [1, 2])
+        #expect(d["param_with_attr"]?.tensorValue?.dtype == .float64)
+        #expect(d["param_with_attr"]?.tensorValue?.doubles() == [4, -4])
     }
 
     @Test func bigEndianStoragesAreSwapped() throws {

@@ -74,6 +74,13 @@ def describe(t: torch.Tensor):
     return {"dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape), "values": values_of(t)}
 
 
+def fixed_info(name: str, compress=zipfile.ZIP_STORED) -> zipfile.ZipInfo:
+    """An entry stamped 1980-01-01 so re-running the script rewrites identical bytes."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = compress
+    return info
+
+
 def rezip(src: Path, dst: Path, transform=None, compress=zipfile.ZIP_STORED):
     """Copies a torch archive entry by entry, optionally transforming entry bytes."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=compress) as zout:
@@ -81,7 +88,7 @@ def rezip(src: Path, dst: Path, transform=None, compress=zipfile.ZIP_STORED):
             data = zin.read(info.filename)
             if transform is not None:
                 data = transform(info.filename, data)
-            zout.writestr(info.filename, data)
+            zout.writestr(fixed_info(info.filename, compress), data)
 
 
 def write_zip64(entries: list[tuple[str, bytes]], dst: Path):
@@ -117,11 +124,11 @@ def write_zip64(entries: list[tuple[str, bytes]], dst: Path):
 def torch_archive(dst: Path, pickle_bytes: bytes, storages: dict[str, bytes] | None = None):
     """A torch.save-shaped ZIP (STORED) around a hand-made pickle."""
     with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pickle_bytes)
-        z.writestr("archive/byteorder", b"little")
+        z.writestr(fixed_info("archive/data.pkl"), pickle_bytes)
+        z.writestr(fixed_info("archive/byteorder"), b"little")
         for key, data in (storages or {}).items():
-            z.writestr(f"archive/data/{key}", data)
-        z.writestr("archive/version", b"3\n")
+            z.writestr(fixed_info(f"archive/data/{key}"), data)
+        z.writestr(fixed_info("archive/version"), b"3\n")
 
 
 def must_fail_torch(path: Path):
@@ -219,6 +226,14 @@ def main():
         "counter": collections.Counter({"x": 2}),
         "tensor_in_list": [torch.tensor([1.0, 2.0])],
     }
+    # A tensor with Python attributes goes through torch._tensor._rebuild_from_type_v2, a
+    # Parameter with attributes through _rebuild_parameter_with_state.
+    with_attr = torch.tensor([1.0, 2.0])
+    with_attr.note = 3
+    param_with_attr = torch.nn.Parameter(torch.tensor([4.0, -4.0], dtype=torch.float64))
+    param_with_attr.note = "x"
+    structures["tensor_with_attr"] = with_attr
+    structures["param_with_attr"] = param_with_attr
     torch.save(structures, OUT / "structures.pt")
     torch.load(OUT / "structures.pt", weights_only=True)
 
