@@ -17,7 +17,7 @@ public struct Signature: Sendable, Equatable {
         self.inputSize = inputSize
         self.numClasses = numClasses
         json = .object([
-            JSONMember("inputs", .array([.object([JSONMember("data_shape", .array([0, inputChannels] .map { .int($0) } + inputSize.map { .int($0) }))])])),
+            JSONMember("inputs", .array([.object([JSONMember("data_shape", .array(([0, inputChannels] + inputSize).map { .int($0) }))])])),
             JSONMember("outputs", .array([.object([JSONMember("data_shape", .array([.int(0), .int(numClasses)]))])])),
         ])
     }

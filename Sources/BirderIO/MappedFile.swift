@@ -56,8 +56,9 @@ final class OwnedBytes: @unchecked Sendable {
     /// Zero-filled, 64-byte aligned.
     init(count: Int) {
         self.count = count
+        // Raw copies only: the memory stays unbound, so tensors may bind it to Float.
         base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+        memset(base, 0, max(count, 1))
     }
 
     convenience init(_ bytes: some Collection<UInt8>) {

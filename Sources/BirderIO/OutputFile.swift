@@ -16,7 +16,7 @@ final class OutputFile {
 
     init(path: String) throws(BirderIOError) {
         self.path = path
-        temporaryPath = path + ".partial-\(getpid())"
+        temporaryPath = path + ".partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw .io(path: path, reason: "cannot create: \(MappedFile.errnoText())") }
     }

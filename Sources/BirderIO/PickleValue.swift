@@ -14,7 +14,8 @@ public indirect enum PickleValue: Sendable {
     case tensor(StoredTensor)
     /// An allow-listed name used as a value, e.g. a dtype (`torch.float32`) or a layout.
     case global(String)
-    /// An allow-listed constructor applied to arguments, e.g. `torch.device("cpu")`, `complex(1, 2)`.
+    /// An allow-listed constructor applied to arguments, e.g. `torch.device("cpu")`, `complex(1, 2)`,
+    /// `torch.serialization._get_layout("torch.strided")`. (`torch.Size` reads as a tuple.)
     case object(String, [PickleValue])
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }

@@ -276,7 +276,7 @@ public struct StoredTensor: Sendable {
         let start = base + offset * 4
         guard Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }
         // The memory is writable: a private mapping or owned bytes (see MappedFile).
-        let pointer = UnsafeMutableRawPointer(mutating: start).assumingMemoryBound(to: Float.self)
+        let pointer = UnsafeMutableRawPointer(mutating: start).bindMemory(to: Float.self, capacity: count)
         return TensorStorage(borrowing: pointer, count: count, owner: storage)
     }
 }

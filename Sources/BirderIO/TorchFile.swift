@@ -128,7 +128,9 @@ struct Pickler {
     }
 
     private mutating func global(_ fullName: String) {
-        let dot = fullName.lastIndex(of: ".")!
+        guard let dot = fullName.lastIndex(of: "."), dot != fullName.startIndex, fullName.index(after: dot) != fullName.endIndex else {
+            preconditionFailure("Pickler: global '\(fullName)' is not of the form module.name")
+        }
         out.u8(0x63)
         out.append(String(fullName[..<dot]) + "\n" + String(fullName[fullName.index(after: dot)...]) + "\n")
     }

@@ -131,8 +131,7 @@ struct Unpickler {
                     stack.append(try newObject(cls, args))
                 case 0x62:  // BUILD
                     let state = try pop()
-                    guard let instance = stack.last else { throw fail("BUILD with an empty stack") }
-                    try build(instance, state)
+                    try build(try top(), state)
                 case 0x28:  // MARK
                     marks.append(stack.count)
                 case 0x61:  // APPEND
@@ -405,7 +404,7 @@ struct Unpickler {
             return .value(.object(name, values))
         case "torch.serialization._get_layout":
             guard args.count == 1, let layout = asString(args[0], allowBytes: false) else { throw fail("malformed _get_layout call") }
-            return .value(.global(layout))
+            return .value(.object(name, [.string(layout)]))
         default:
             if name.hasPrefix("torch._utils._rebuild") {
                 throw .unsupported(path: path, reason: "tensor kind built by \(name) (sparse, quantized, nested, meta …)")

@@ -9,7 +9,8 @@ public enum WeightsFile: Sendable {
 
     public static func open(_ path: String) throws(BirderIOError) -> WeightsFile {
         let file = try MappedFile(path: path)
-        if !ZipArchive.isZip(file.bytes), Safetensors.looksLikeSafetensors(file.bytes) {
+        // By name first, so a damaged .safetensors reports safetensors errors; by content otherwise.
+        if path.hasSuffix(".safetensors") || (!ZipArchive.isZip(file.bytes) && Safetensors.looksLikeSafetensors(file.bytes)) {
             let st = try Safetensors.load(file)
             if st.metadata["signature"] != nil {
                 return .checkpoint(try Checkpoint(path: path, safetensors: st), .safetensors)

@@ -131,7 +131,7 @@ struct ZipArchive {
                     throw fail("entry '\(name)' is compressed (method \(method)); only STORED entries, as torch.save writes them, are supported")
                 }
                 guard compressedSize == size else { throw fail("entry '\(name)' is stored but its sizes differ") }
-                guard localOffset <= UInt64(fileSize) - 30, size <= UInt64(fileSize) else {
+                guard localOffset <= UInt64(fileSize), UInt64(fileSize) - localOffset >= 30, size <= UInt64(fileSize) else {
                     throw fail("entry '\(name)' claims bytes beyond the end of the file")
                 }
                 var local = ByteReader(bytes, at: Int(localOffset))

@@ -52,6 +52,9 @@ import BirderTestSupport
         print("\(c.0): \(error)")
         if case .invalidSafetensors = error {} else { Issue.record("wrong case \(error)") }
         #expect(error.description.contains(c.1), "\(error)")
+        // `birder info` opens files generically: a .safetensors name gets safetensors errors.
+        let generic = expectIOError { _ = try WeightsFile.open(ioFixture(c.0)) }
+        #expect(generic == error)
     }
 
     /// Pickles built here, wrapped in a torch-shaped archive.
@@ -108,6 +111,8 @@ import BirderTestSupport
         refused(proto + [0x52, 0x2E], "underflow", "reduce on empty stack")
         refused(proto + [0x4E, 0x61, 0x2E], "underflow", "append without list")
         refused(proto + [0x4B, 0x01, 0x4E, 0x73, 0x2E], "underflow", "setitem without dict")
+        refused(proto + [0x7D, 0x28, 0x7D, 0x62, 0x2E], "underflow", "BUILD reaching below a MARK")
+        refused(proto + [0x5D, 0x7D, 0x62, 0x2E], "BUILD on a list", "BUILD on a list")
         refused(proto + [0x7D, 0x5D, 0x4E, 0x73, 0x2E], "unhashable", "list as key")
         // A persistent id that is not a storage.
         refused(proto + [0x28] + Self.binunicode("module") + [0x74, 0x51, 0x2E], "storage", "persid")
