@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries found on the system.
@@ -40,9 +41,13 @@ let package = Package(
         .target(name: "BirderModels", dependencies: ["BirderCore", "BirderIO"], swiftSettings: strictSettings),
         // Linear probe, UMAP, Ward, AMI.
         .target(name: "BirderEval", dependencies: ["BirderCore", "BirderIO"], swiftSettings: strictSettings),
+        // Downloads of published checkpoints: resumable, verified, atomic.
+        .target(
+            name: "BirderHub", dependencies: ["BirderModels", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings),
         // The public library: re-exports the pieces above.
         .target(
-            name: "Birder", dependencies: ["BirderCore", "BirderIO", "BirderVision", "BirderModels", "BirderEval"],
+            name: "Birder", dependencies: ["BirderCore", "BirderIO", "BirderVision", "BirderModels", "BirderEval", "BirderHub"],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "BirderCLI",
@@ -57,6 +62,7 @@ let package = Package(
         .testTarget(name: "BirderVisionTests", dependencies: ["BirderVision", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderModelsTests", dependencies: ["BirderModels", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderEvalTests", dependencies: ["BirderEval", "BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderCLITests", dependencies: ["BirderTestSupport"], swiftSettings: strictSettings),
     ]
 )

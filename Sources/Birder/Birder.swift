@@ -4,3 +4,4 @@
 @_exported import BirderVision
 @_exported import BirderModels
 @_exported import BirderEval
+@_exported import BirderHub

@@ -37,3 +37,33 @@ public struct TestRandom {
     public mutating func uniform() -> Float { Float(Double(next() >> 40) * 0x1p-23 - 1) }
     public mutating func floats(_ count: Int, scale: Float = 1) -> [Float] { (0..<count).map { _ in uniform() * scale } }
 }
+
+extension Fixtures {
+    /// A raw little-endian float32 file (what the fixture scripts write with `array.astype('<f4').tofile`).
+    public static func float32Array(_ relativePath: String) throws -> [Float] {
+        let data = try Data(contentsOf: url(relativePath))
+        guard data.count % 4 == 0 else { throw FixtureError.badSize(relativePath, data.count) }
+        return data.withUnsafeBytes { raw in
+            (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+
+    /// A raw float32 file as a tensor of the given shape.
+    public static func tensor(_ relativePath: String, shape: [Int]) throws -> Tensor {
+        let values = try float32Array(relativePath)
+        guard values.count == Tensor.elementCount(shape) else { throw FixtureError.badSize(relativePath, values.count * 4) }
+        return Tensor(shape: shape, values: values)
+    }
+
+    /// A JSON fixture decoded into `T`.
+    public static func json<T: Decodable>(_ type: T.Type, _ relativePath: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(contentsOf: url(relativePath)))
+    }
+}
+
+public enum FixtureError: Error, CustomStringConvertible {
+    case badSize(String, Int)
+    public var description: String {
+        switch self { case let .badSize(path, bytes): return "fixture \(path): \(bytes) bytes do not fit the expected float32 shape" }
+    }
+}

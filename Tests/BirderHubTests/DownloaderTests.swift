@@ -1,0 +1,97 @@
+import Crypto
+import Foundation
+import Testing
+@testable import BirderHub
+import BirderModels
+import BirderTestSupport
+
+/// Downloads against a loopback HTTP server: success, resume after a cut, a forged file refused.
+@Suite(.serialized) struct DownloaderTests {
+    let payload: [UInt8] = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+    var sha: String { SHA256.hash(data: Data(payload)).map { String(format: "%02x", $0) }.joined() }
+
+    func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("birder-dl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func downloadsAndVerifies() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload)])
+        defer { server.stop() }
+        let dir = try temporaryDirectory()
+        let dest = dir.appendingPathComponent("m.pt")
+        let outcome = try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest,
+                                                expecting: .init(sha256: sha))
+        #expect(outcome == .downloaded(bytes: Int64(payload.count)))
+        #expect(try Data(contentsOf: dest) == Data(payload))
+        #expect(!FileManager.default.fileExists(atPath: dest.path + ".partial"))
+        // A second call finds the verified file and fetches nothing.
+        #expect(try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest,
+                                          expecting: .init(sha256: sha)) == .alreadyPresent)
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func resumesAnInterruptedTransfer() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload, cutFirstResponseAfter: 100_000)])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        _ = try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest, expecting: .init(sha256: sha))
+        #expect(try Data(contentsOf: dest) == Data(payload))
+        let requests = server.requests
+        #expect(requests.count == 2)
+        #expect(requests.last?.range == "bytes=100000-")
+    }
+
+    @Test func restartsWhenTheServerIgnoresRange() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload, cutFirstResponseAfter: 50_000, honoursRange: false)])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        _ = try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest, expecting: .init(sha256: sha))
+        #expect(try Data(contentsOf: dest) == Data(payload))
+    }
+
+    @Test func refusesAWrongHashAndLeavesNothing() throws {
+        var forged = payload
+        forged[1234] ^= 0xFF
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: forged)])
+        defer { server.stop() }
+        let dir = try temporaryDirectory()
+        let dest = dir.appendingPathComponent("m.pt")
+        #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest, expecting: .init(sha256: sha))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func refusesAnImplausibleSizeBeforeDownloading() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload)])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        let error = #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest,
+                                      expecting: .init(sha256: sha, plausibleSize: { $0 == 42 }))
+        }
+        #expect(error == .implausibleSize(url: server.baseURL + "/m.pt", bytes: Int64(payload.count)))
+        #expect(!FileManager.default.fileExists(atPath: dest.path))
+    }
+
+    @Test func reportsHTTPErrors() throws {
+        let server = try LoopbackHTTPServer(routes: [:])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        let error = #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/missing.pt")!, to: dest, expecting: .init())
+        }
+        #expect(error == .http(url: server.baseURL + "/missing.pt", status: 404))
+    }
+
+    @Test func hubBaseReplacesHost() throws {
+        let model = try #require(PretrainedModel.named("rdnet_t_ibot-bioscan5m"))
+        #expect(model.url(for: model.fileName) == "https://huggingface.co/birder-project/rdnet_t_ibot-bioscan5m/resolve/main/rdnet_t_ibot-bioscan5m.pt")
+        #expect(model.url(for: model.headFileName("order"), hubBase: "http://127.0.0.1:8080/")
+                == "http://127.0.0.1:8080/birder-project/rdnet_t_ibot-bioscan5m/resolve/main/rdnet_t_ibot-bioscan5m-order.head.pt")
+        #expect(model.sizeIsPlausible(Int64(87.2 * 1_048_576)))
+        #expect(!model.sizeIsPlausible(1_000))
+    }
+}

@@ -1,0 +1,138 @@
+"""Side-by-side inference benchmark: PyTorch (Birder 0.8.4, eager), ONNX Runtime and this
+engine (`birder bench`), same network, batch size, thread count and machine, in one run.
+
+Usage (from the repository root, after `swift build -c release`):
+    /path/to/venv-reference/bin/python tools/bench/bench_models.py \
+        [--networks rdnet_t vit_b16_pn] [--batch-size 8] [--threads 2] [--iterations 5] [--write]
+
+Prints a Markdown table; `--write` replaces the model section of BENCHMARKS.md with it.
+Each engine runs in its own process under /usr/bin/time -v, so peak memory is measured too.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIRDER = ROOT / ".build" / "release" / "birder"
+BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
+
+WORKER = r'''
+import json, sys, time
+import numpy as np
+import torch
+engine, network, batch, threads, iterations, onnx_path = sys.argv[1:7]
+batch, threads, iterations = int(batch), int(threads), int(iterations)
+torch.set_num_threads(threads)
+torch.set_num_interop_threads(1)
+from birder.model_registry import registry
+net = registry.net_factory(network, 1000, 3, size=(224, 224)).eval()
+x = torch.randn(batch, 3, 224, 224)
+if engine == "torch":
+    def run():
+        with torch.inference_mode():
+            net.embedding(x)
+else:
+    import onnxruntime as ort
+    class Embed(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+        def forward(self, x):
+            return self.net.embedding(x)
+    torch.onnx.export(Embed(net), (x,), onnx_path, input_names=["x"], output_names=["e"],
+                      dynamic_axes={"x": {0: "n"}}, opset_version=17, dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    xn = x.numpy()
+    def run():
+        session.run(None, {"x": xn})
+run(); run()
+times = []
+for _ in range(iterations):
+    t = time.perf_counter(); run(); times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({"images_per_second": batch / times[len(times) // 2]}))
+'''
+
+
+def timed(cmd: list[str], env: dict) -> tuple[dict, float]:
+    """Runs `cmd` under /usr/bin/time -v; returns its last stdout line as JSON and peak RSS in MB."""
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result, int(rss.group(1)) / 1024 if rss else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--networks", nargs="+", default=["rdnet_t", "vit_b16_pn"])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    args = parser.parse_args()
+    if not BIRDER.exists():
+        sys.exit(f"{BIRDER} not found: run `swift build -c release` first")
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for network in args.networks:
+            measured = {}
+            for engine in ("torch", "onnxruntime"):
+                onnx_path = str(Path(tmp) / f"{network}.onnx")
+                cmd = [sys.executable, "-c", WORKER, engine, network, str(args.batch_size), str(args.threads),
+                       str(args.iterations), onnx_path]
+                measured[engine] = timed(cmd, env)
+            ours_cmd = [str(BIRDER), "bench", "--network", network, "--batch-size", str(args.batch_size),
+                        "--iterations", str(args.iterations), "--threads", str(args.threads), "--json"]
+            measured["birder-swift"] = timed(ours_cmd, env)
+            torch_ips = measured["torch"][0]["images_per_second"]
+            ort_ips = measured["onnxruntime"][0]["images_per_second"]
+            for engine, (result, rss) in measured.items():
+                ips = result["images_per_second"]
+                rows.append((network, engine, ips, ips / torch_ips, ips / ort_ips, rss))
+            print(f"{network}: done", file=sys.stderr)
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    lines = [
+        BEGIN,
+        f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, {args.threads} threads, "
+        f"batch {args.batch_size}, 224×224, median of {args.iterations} timed runs after 2 warm-up runs; forward pass "
+        "to the embedding; peak RSS of the whole process.",
+        "",
+        "| network | engine | images/s | × PyTorch | × ONNX Runtime | peak RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for network, engine, ips, vs_torch, vs_ort, rss in rows:
+        lines.append(f"| {network} | {engine} | {ips:.2f} | {vs_torch:.2f} | {vs_ort:.2f} | {rss:.0f} |")
+    lines += ["", "Reproduce: `swift build -c release && " + " ".join(
+        ["python", "tools/bench/bench_models.py", "--networks", *args.networks, "--batch-size", str(args.batch_size),
+         "--threads", str(args.threads), "--iterations", str(args.iterations), "--write"]) + "`", END]
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        path = ROOT / "BENCHMARKS.md"
+        text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+        if BEGIN in text:
+            text = text[: text.index(BEGIN)] + table + text[text.index(END) + len(END):]
+        else:
+            text += "\n## Models\n\n" + table + "\n"
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
