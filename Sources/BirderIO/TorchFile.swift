@@ -59,7 +59,7 @@ public enum TorchFile {
             let (needed, overflow) = request.count.multipliedReportingOverflow(by: request.dtype.byteSize)
             // torch.load requires the record to hold exactly numel × element size bytes.
             guard !overflow, needed == entry.size else {
-                throw .invalidTensor(path: path, name: "storage '\(request.key)'", reason:
+                throw .invalidTensor(path: path, name: "", reason:
                     "\(request.count) \(request.dtype) elements need \(overflow ? "more than Int.max" : String(needed)) bytes but the entry holds \(entry.size)")
             }
             let buffer = StorageBuffer(dtype: request.dtype, count: request.count,

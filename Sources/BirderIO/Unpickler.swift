@@ -287,7 +287,24 @@ struct Unpickler {
             }
             dtype = d
         }
-        return .storage(try loadStorage(StorageRequest(key: key, dtype: dtype, count: numel)))
+        do {
+            return .storage(try loadStorage(StorageRequest(key: key, dtype: dtype, count: numel)))
+        } catch .invalidTensor(let path, _, let reason) {
+            throw .invalidTensor(path: path, name: currentTensorName(), reason: "storage '\(key)': \(reason)")
+        }
+    }
+
+    /// The dict key the tensor being rebuilt will be stored under, for error messages: the string
+    /// just below the innermost rebuild call on the stack (or on top, once REDUCE popped it).
+    private func currentTensorName() -> String {
+        for i in stride(from: stack.count - 1, through: 1, by: -1) {
+            if case .callable(let name) = stack[i], name.hasPrefix("torch._utils._rebuild") || name.hasPrefix("torch._tensor."),
+               case .value(.string(let key)) = stack[i - 1] {
+                return key
+            }
+        }
+        if case .value(.string(let key))? = stack.last { return key }
+        return "(unnamed)"
     }
 
     private mutating func append(to target: Node, _ items: [Node]) throws(BirderIOError) {
@@ -470,7 +487,7 @@ struct Unpickler {
         do {
             return try StoredTensor(storage: storage, shape: shape, strides: strides, storageOffset: offset)
         } catch {
-            throw .invalidTensor(path: path, name: "(\(storage.dtype) storage)", reason: error.description)
+            throw .invalidTensor(path: path, name: currentTensorName(), reason: error.description)
         }
     }
 

@@ -35,6 +35,8 @@ import BirderTestSupport
         #expect(error.path == ioFixture(c.file))
         #expect(error.description.hasPrefix(ioFixture(c.file) + ": "))
         #expect(c.check(error), "unexpected error: \(error)")
+        // Tensor errors name the state-dict key the tensor was going to be stored under.
+        if case .invalidTensor(_, let name, _) = error { #expect(name == "t") }
     }
 
     static let safetensorsCases: [(String, String)] = [
@@ -153,5 +155,50 @@ import BirderTestSupport
         }
         print("zip damage: \(errors) truncations refused, \(corrupted) of 134 corruptions of the directory refused")
         #expect(corrupted > 0)
+
+        // Single-byte corruptions across the pickle and the first storages.
+        var pickleErrors = 0, pickleLoads = 0
+        for position in stride(from: 64, to: min(original.count, 4000), by: 11) {
+            var bytes = [UInt8](original)
+            bytes[position] ^= 0x5A
+            let path = dir.appendingPathComponent("flip2.pt").path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            do {
+                if case .checkpoint(let c, _) = try WeightsFile.open(path) {
+                    for name in c.state.names { _ = try c.state.float32Tensor(named: name) }
+                }
+                pickleLoads += 1
+            } catch { pickleErrors += 1 }
+        }
+        print("pickle damage: \(pickleErrors) refused, \(pickleLoads) still loadable")
+        #expect(pickleErrors > 0)
+    }
+
+    @Test func npyHostileHeaders() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func npy(_ header: String, payload: Int = 16) -> String {
+            var h = Array(header.utf8)
+            while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
+            h.append(0x0A)
+            let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
+                + [UInt8](repeating: 0, count: payload)
+            let path = dir.appendingPathComponent("h.npy").path
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            return path
+        }
+        let cases: [(String, String)] = [
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", "overflows"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1000,), }", "needs 4000 bytes"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", "negative"),
+            ("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", "dtype '<c8'"),
+            ("{'descr': '<f4', 'shape': (2,), }", "fortran_order"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,", "not a Python dict"),
+            ("__import__('os').system('id')", "not a Python dict"),
+        ]
+        for (header, needle) in cases {
+            let error = expectIOError { _ = try NPY.read(npy(header)) }
+            #expect(error?.description.contains(needle) == true, "\(header): \(String(describing: error))")
+        }
     }
 }
