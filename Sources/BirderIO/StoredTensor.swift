@@ -161,6 +161,26 @@ public struct StoredTensor: Sendable {
     public func float32Tensor() -> Tensor {
         if let borrowed { return Tensor(shape: shape, storage: borrowed) }
         return Tensor(shape: shape) { out in
+            // Contiguous little-endian data of the common float types: straight loops.
+            if isContiguous, !storage.isBigEndian, let base = storage.base, !out.isEmpty {
+                let source = UnsafeRawBufferPointer(start: base + storageOffset * dtype.byteSize, count: out.count * dtype.byteSize)
+                switch dtype {
+                case .float32:
+                    for i in out.indices { out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                    return
+                case .float16:
+                    for i in out.indices { out[i] = floatFromHalfBits(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                    return
+                case .bfloat16:
+                    for i in out.indices { out[i] = floatFromBFloat16Bits(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                    return
+                case .float64:
+                    for i in out.indices { out[i] = Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                    return
+                default:
+                    break
+                }
+            }
             forEachElement { i, source in out[i] = storage.float(at: source) }
         }
     }

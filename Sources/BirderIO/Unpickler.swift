@@ -40,6 +40,7 @@ struct Unpickler {
     /// a small pickle describe an exponentially large tree).
     private var conversionBudget: Int
     private static let maxDepth = 100
+    static let maxExpandedElements = 1 << 24
 
     init(path: String, bytes: UnsafeRawBufferPointer,
          loadStorage: @escaping (StorageRequest) throws(BirderIOError) -> StorageBuffer) {
@@ -484,11 +485,19 @@ struct Unpickler {
                 }
             }
         }
+        let tensor: StoredTensor
         do {
-            return try StoredTensor(storage: storage, shape: shape, strides: strides, storageOffset: offset)
+            tensor = try StoredTensor(storage: storage, shape: shape, strides: strides, storageOffset: offset)
         } catch {
             throw .invalidTensor(path: path, name: currentTensorName(), reason: error.description)
         }
+        // Views repeating elements (stride 0, overlaps) are legal, but converting one allocates its
+        // full size: cap what a small storage can expand to.
+        if tensor.elementCount > storage.count, tensor.elementCount > Self.maxExpandedElements {
+            throw .unsupported(path: path, reason:
+                "tensor '\(currentTensorName())' is a view of \(tensor.elementCount) elements over a storage of \(storage.count) (more than \(Self.maxExpandedElements) repeated elements)")
+        }
+        return tensor
     }
 
     // MARK: - Reading nodes

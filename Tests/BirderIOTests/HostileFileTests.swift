@@ -26,6 +26,7 @@ import BirderTestSupport
         Case(file: "hostile_view_overrun.pt") { if case .invalidTensor(_, _, let r) = $0 { r.contains("needs 8 elements") } else { false } },
         Case(file: "hostile_negative_shape.pt") { if case .invalidTensor(_, _, let r) = $0 { r.contains("negative dimension") } else { false } },
         Case(file: "hostile_overflow_shape.pt") { if case .invalidTensor(_, _, let r) = $0 { r.contains("overflows") } else { false } },
+        Case(file: "broadcast_huge.pt") { if case .unsupported(_, let r) = $0 { r.contains("1099511627776 elements over a storage of 6") } else { false } },
     ]
 
     @Test(arguments: torchCases) func torchFileIsRefused(_ c: Case) {

@@ -55,6 +55,40 @@ import BirderTestSupport
         #expect(half.scalars == [0.5, -1.0, 65504.0, floatFromHalfBits(0x0001), floatFromHalfBits(0x3555), -0.0])
     }
 
+    @Test func float32ConversionOfEveryDtypeAndLayout() throws {
+        let dict = try #require(try TorchFile.load(ioFixture("tensors.pt")).dictValue)
+        var checked = 0
+        for entry in dict.entries {
+            let tensor = try #require(entry.value.tensorValue)
+            let converted = tensor.float32Tensor()
+            #expect(converted.shape == tensor.shape)
+            #expect(converted.scalars == tensor.doubles().map { Float($0) }, "\(entry.key)")
+            checked += 1
+        }
+        #expect(checked == 19)
+    }
+
+    @Test func unalignedFloat32IsCopiedNotBorrowed() throws {
+        // A safetensors file whose float32 tensor starts 2 bytes into the data (after one float16).
+        let header = #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"f":{"dtype":"F32","shape":[2],"data_offsets":[2,10]}}"#
+        var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian, Array.init) + Array(header.utf8)
+        bytes += [0x00, 0x3C]  // 1.0 in float16
+        bytes += withUnsafeBytes(of: Float(2.5).bitPattern.littleEndian, Array.init)
+        bytes += withUnsafeBytes(of: Float(-7).bitPattern.littleEndian, Array.init)
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("odd.safetensors").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let file = try Safetensors.load(path)
+        let stored = try #require(file.tensors["f"])
+        let base = try #require(stored.storage.base)
+        #expect(Int(bitPattern: base) % 4 != 0)
+        let f = stored.float32Tensor()
+        #expect(f.scalars == [2.5, -7])
+        #expect(UnsafeRawPointer(f.storage.baseAddress) != base)
+        #expect(try file.tensors.float32Tensor(named: "h").scalars == [1])
+    }
+
     @Test func plainPythonValues() throws {
         let value = try TorchFile.load(ioFixture("structures.pt"))
         let d = try #require(value.dictValue)

@@ -18,6 +18,8 @@ Writes Tests/Fixtures/io/:
                          parameters) saved by Birder's own writers: fs_ops.checkpoint_model (.pt)
                          and fs_ops.save_st (.safetensors); tiny_rdnet.expected.json has its names,
                          shapes, values, signature, class_to_idx, rgb_stats and config.
+  broadcast_huge.pt      a stride-0 view of 2^40 elements over 6 floats: torch loads it as a view,
+                         BirderIO refuses it (converting it would allocate 4 TiB).
   tiny_rdnet_t_ibot-test-order.head.pt
                          a head file written as Birder's tools/convert_model.py --head-only does.
   bigendian.pt           tensors.pt with every storage byte-swapped and byteorder "big" (torch
@@ -364,6 +366,10 @@ def main():
                   tensor_pickle("FloatStorage", 6, 0, (2**62, 2**62), (1, 1)), {"0": f32})
     torch_archive(OUT / "hostile_huge_numel.pt",
                   tensor_pickle("FloatStorage", 2**62, 0, (2,), (1,)), {"0": f32})
+
+    # Legal for torch (a stride-0 view is never materialised), but 2^40 elements if converted.
+    torch_archive(OUT / "broadcast_huge.pt", tensor_pickle("FloatStorage", 6, 0, (2**40,), (0,)), {"0": f32})
+    assert torch.load(OUT / "broadcast_huge.pt", weights_only=True)["t"].shape == (2**40,)
 
     whole = (OUT / "tensors.pt").read_bytes()
     (OUT / "hostile_truncated.pt").write_bytes(whole[: len(whole) // 2])
