@@ -40,8 +40,8 @@ public struct JSONMember: Sendable, Equatable {
 }
 
 extension JSONValue {
-    struct ParseError: Error, CustomStringConvertible {
-        let description: String
+    public struct ParseError: Error, CustomStringConvertible, Sendable {
+        public let description: String
     }
 
     /// Parses UTF-8 JSON text. Nesting is limited so hostile input cannot exhaust the stack.
@@ -54,7 +54,8 @@ extension JSONValue {
         return value
     }
 
-    static func parse(_ text: String, maxDepth: Int = 64) throws(ParseError) -> JSONValue {
+    /// Parses JSON text (object keys kept in order, integers kept as `Int`).
+    public static func parse(_ text: String, maxDepth: Int = 64) throws(ParseError) -> JSONValue {
         let bytes = Array(text.utf8)
         return try withBytes(bytes) { (raw) throws(ParseError) in try parse(raw, maxDepth: maxDepth) }
     }
