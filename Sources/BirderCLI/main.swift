@@ -5,7 +5,7 @@ struct BirderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "birder",
         abstract: "Run Birder's biodiversity image models natively: predictions, embeddings, feature maps.",
-        subcommands: [])
+        subcommands: [InfoCommand.self])
 }
 
 BirderCommand.main()

@@ -1,1 +1,0 @@
-// BirderIO: see the module's issue.

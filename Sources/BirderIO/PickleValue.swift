@@ -1,0 +1,130 @@
+/// A value decoded from (or to be encoded as) a weights-only pickle: the plain Python data a
+/// checkpoint is made of, with tensors as `StoredTensor`s over the file's storages.
+public indirect enum PickleValue: Sendable {
+    case none
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case bytes([UInt8])
+    case list([PickleValue])
+    case tuple([PickleValue])
+    case set([PickleValue])
+    case dict(PickleDict)
+    case tensor(StoredTensor)
+    /// An allow-listed name used as a value, e.g. a dtype (`torch.float32`) or a layout.
+    case global(String)
+    /// An allow-listed constructor applied to arguments, e.g. `torch.device("cpu")`, `complex(1, 2)`,
+    /// `torch.serialization._get_layout("torch.strided")`. (`torch.Size` reads as a tuple.)
+    case object(String, [PickleValue])
+
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var intValue: Int? { if case .int(let i) = self { i } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    /// Floats, and ints widened to Double.
+    public var doubleValue: Double? {
+        switch self {
+        case .float(let d): d
+        case .int(let i): Double(i)
+        default: nil
+        }
+    }
+    public var dictValue: PickleDict? { if case .dict(let d) = self { d } else { nil } }
+    public var tensorValue: StoredTensor? { if case .tensor(let t) = self { t } else { nil } }
+    /// The items of a list or a tuple.
+    public var sequenceValue: [PickleValue]? {
+        switch self {
+        case .list(let items), .tuple(let items): items
+        default: nil
+        }
+    }
+
+    public subscript(key: String) -> PickleValue? { dictValue?[key] }
+
+    /// Plain data as JSON (tuples and sets become arrays, dict keys their text); nil when the
+    /// value holds a tensor, bytes or an object.
+    public var jsonValue: JSONValue? {
+        switch self {
+        case .none: return JSONValue.null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .float(let d): return .double(d)
+        case .string(let s): return .string(s)
+        case .list(let items), .tuple(let items), .set(let items):
+            var result: [JSONValue] = []
+            for item in items {
+                guard let j = item.jsonValue else { return nil }
+                result.append(j)
+            }
+            return .array(result)
+        case .dict(let dict):
+            var members: [JSONMember] = []
+            for entry in dict.entries {
+                let key: String
+                switch entry.key {
+                case .string(let s): key = s
+                case .int(let i): key = String(i)
+                case .float(let d): key = JSONValue.formatDouble(d)
+                case .bool(let b): key = b ? "true" : "false"
+                case .none: key = "null"
+                default: return nil
+                }
+                guard let j = entry.value.jsonValue else { return nil }
+                members.append(JSONMember(key, j))
+            }
+            return .object(members)
+        case .bytes, .tensor, .global, .object: return nil
+        }
+    }
+
+    /// JSON data as a pickle value (objects become plain dicts).
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self = .none
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .double(let d): self = .float(d)
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .list(items.map(PickleValue.init(json:)))
+        case .object(let members):
+            self = .dict(PickleDict(members.map { PickleDict.Entry(key: .string($0.key), value: PickleValue(json: $0.value)) }))
+        }
+    }
+}
+
+/// A Python dict in insertion order; `kind` records which mapping type the pickle built.
+public struct PickleDict: Sendable {
+    public enum Kind: Sendable, Equatable { case dict, orderedDict, counter }
+
+    public struct Entry: Sendable {
+        public var key: PickleValue
+        public var value: PickleValue
+        public init(key: PickleValue, value: PickleValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public var kind: Kind
+    public var entries: [Entry]
+
+    public init(_ entries: [Entry] = [], kind: Kind = .dict) {
+        self.entries = entries
+        self.kind = kind
+    }
+
+    /// A dict with string keys, in the given order.
+    public init(_ pairs: [(String, PickleValue)], kind: Kind = .dict) {
+        self.init(pairs.map { Entry(key: .string($0.0), value: $0.1) }, kind: kind)
+    }
+
+    public var count: Int { entries.count }
+
+    /// The value under a string key (linear: checkpoint dicts are small at the top level).
+    public subscript(key: String) -> PickleValue? {
+        for entry in entries {
+            if case .string(let k) = entry.key, k == key { return entry.value }
+        }
+        return nil
+    }
+}
