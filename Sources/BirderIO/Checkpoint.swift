@@ -46,16 +46,8 @@ public struct Signature: Sendable, Equatable {
     }
 }
 
-/// Per-channel normalisation Birder stores with a model (`rgb_stats`).
-public struct RGBStats: Sendable, Equatable {
-    public var mean: [Double]
-    public var std: [Double]
-
-    public init(mean: [Double], std: [Double]) {
-        self.mean = mean
-        self.std = std
-    }
-
+/// Birder stores `rgb_stats` as `{"mean": [...], "std": [...]}`.
+extension RGBStats {
     init(json: JSONValue, path: String) throws(BirderIOError) {
         guard let mean = json["mean"]?.arrayValue?.compactMap(\.doubleValue), let std = json["std"]?.arrayValue?.compactMap(\.doubleValue),
               mean.count == json["mean"]?.arrayValue?.count, std.count == json["std"]?.arrayValue?.count,
@@ -63,8 +55,7 @@ public struct RGBStats: Sendable, Equatable {
             throw .invalidContent(path: path, reason: "rgb_stats is not {\"mean\": [numbers], \"std\": [numbers]} of equal lengths")
         }
         guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw .invalidContent(path: path, reason: "rgb_stats std has a zero or non-finite value") }
-        self.mean = mean
-        self.std = std
+        self.init(mean: mean, std: std)
     }
 
     public var json: JSONValue {

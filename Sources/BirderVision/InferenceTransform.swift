@@ -1,26 +1,5 @@
 import BirderCore
 
-/// Per-channel normalisation statistics (Birder's `rgb_stats`), as the Python floats Birder
-/// stores; torch rounds them to Float32 before use, and so does `InferenceTransform`.
-public struct RGBStats: Sendable, Equatable {
-    public var mean: [Double]
-    public var std: [Double]
-
-    public init(mean: [Double], std: [Double]) {
-        precondition(mean.count == 3 && std.count == 3, "RGBStats: three means and three stds")
-        precondition(std.allSatisfy { $0 != 0 }, "RGBStats: std must not be zero")
-        self.mean = mean
-        self.std = std
-    }
-
-    /// Birder's `get_rgb_stats` presets.
-    public static let birder = RGBStats(mean: [0.5191, 0.5306, 0.4877], std: [0.2316, 0.2304, 0.2588])
-    public static let imagenet = RGBStats(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
-    public static let clip = RGBStats(mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
-    public static let neutral = RGBStats(mean: [0, 0, 0], std: [1, 1, 1])
-    public static let centered = RGBStats(mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
-}
-
 /// Memory order of a batch of normalised images.
 public enum TensorLayout: Sendable, Equatable {
     /// N×H×W×3, what this engine's models take.

@@ -1,3 +1,4 @@
+import BirderCore
 import BirderTestSupport
 import BirderVision
 import Foundation
