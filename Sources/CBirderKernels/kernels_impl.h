@@ -119,17 +119,40 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
 #ifndef BK_KC
 #define BK_KC 512
 #endif
+#include <stdlib.h>
+static int tune_kc(void) { static int v = -1; if (v < 0) { const char *e = getenv("BK_KC"); v = e ? atoi(e) : BK_KC; } return v; }
+static int tune_order(void) { static int v = -1; if (v < 0) { const char *e = getenv("BK_ORDER"); v = e ? atoi(e) : 0; } return v; }
 
 void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int act,
                     float *c, long ldc, int panel_begin, int panel_end) {
     int panels = (n + 15) / 16;
     const float *bias = packed + (size_t)panels * 16 * (size_t)k;
     if (panel_end > panels) panel_end = panels;
-    // K blocks of about BK_KC (equal sizes, so no block is a sliver).
-    int blocks = k <= BK_KC + BK_KC / 2 ? 1 : (k + BK_KC - 1) / BK_KC;
+    int kc = tune_kc();
+    // K blocks of about kc (equal sizes, so no block is a sliver).
+    int blocks = k <= kc + kc / 2 ? 1 : (k + kc - 1) / kc;
+    if (blocks < 1) blocks = 1;
+    int order = tune_order();
+    if (order == 1 || (order == 2 && (size_t)m * (size_t)n * 4 > 256 * 1024)) {
+        for (int j = panel_begin; j < panel_end; j++) {
+            int cols = n - 16 * j < 16 ? n - 16 * j : 16;
+            int p0 = 0;
+            for (int blk = 0; blk < blocks; blk++) {
+                int p1 = (int)((long)k * (blk + 1) / blocks);
+                const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
+                for (int i = 0; i < m; i += 6) {
+                    int rows = m - i < 6 ? m - i : 6;
+                    tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
+                              c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
+                }
+                p0 = p1;
+            }
+        }
+        return;
+    }
     int p0 = 0;
-    for (int blk = 0; blk < blocks || (k == 0 && blk == 0); blk++) {
-        int p1 = blocks <= 1 ? k : (int)((long)k * (blk + 1) / blocks);
+    for (int blk = 0; blk < blocks; blk++) {
+        int p1 = (int)((long)k * (blk + 1) / blocks);
         for (int j = panel_begin; j < panel_end; j++) {
             const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
             int cols = n - 16 * j < 16 ? n - 16 * j : 16;
@@ -252,8 +275,21 @@ void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long
                                  float *scratch) {
     int groups = (channels + 7) / 8;
     size_t row_floats = (size_t)groups * (size_t)(width + 6) * 8;
-    // Padding and the lanes past `channels` must read as zero; copies never write them.
-    memset(scratch, 0, 7 * row_floats * sizeof(float));
+    // The padding pixels and the lanes past `channels` must read as zero; row copies never
+    // write them, so zero just those (not the whole ring: this runs once per work chunk).
+    const size_t group_stride = (size_t)(width + 6) * 8;
+    for (int slot = 0; slot < 7; slot++) {
+        float *r = scratch + (size_t)slot * row_floats;
+        for (int g = 0; g < groups; g++) {
+            float *q = r + (size_t)g * group_stride;
+            if (8 * g + 8 > channels) {
+                memset(q, 0, group_stride * sizeof(float));
+            } else {
+                memset(q, 0, 3 * 8 * sizeof(float));
+                memset(q + (size_t)(width + 3) * 8, 0, 3 * 8 * sizeof(float));
+            }
+        }
+    }
     int image = -1, loaded_end = 0;  // rows [.., loaded_end) of `image` are in the ring
     for (int line = line_begin; line < line_end; line++) {
         int n = line / height, y = line % height;

@@ -56,16 +56,26 @@ import BirderTestSupport
         SeededParameters(seed: manifest.seed).uniform(name: "input", shape: c.input_shape_nhwc, center: 0, halfWidth: 2)
     }
 
-    static func check(_ net: RDNet, _ manifest: Manifest, caseName: String) throws {
+    /// Checks every output of case `caseName`; `onePass` takes embedding and features from one
+    /// forward pass (`embeddingAndDetectionFeatures`), else from `embedding` and
+    /// `detectionFeatures` separately.
+    static func check(_ net: RDNet, _ manifest: Manifest, caseName: String, onePass: Bool) throws {
         let c = try #require(manifest.cases.first { $0.name == caseName })
         let x = input(manifest, c)
-        let embedding = try net.embedding(x)
+        let embedding: Tensor, features: [(name: String, features: Tensor)]
+        if onePass {
+            let both = try net.embeddingAndDetectionFeatures(x)
+            embedding = try #require(both.embedding)
+            features = both.features
+        } else {
+            embedding = try net.embedding(x)
+            features = try net.detectionFeatures(x)
+        }
         #expect(try compare(embedding, c.outputs["embedding"]!, label: "\(caseName) embedding") <= 1e-4)
         if let expected = c.outputs["probabilities"] {
             let probabilities = try #require(net.classifier).probabilities(embedding)
             #expect(try compare(probabilities, expected, label: "\(caseName) probabilities") <= 1e-4)
         }
-        let features = try net.detectionFeatures(x)
         #expect(features.map(\.name) == net.stageNames)
         #expect(features.count == c.outputs.keys.filter { $0.hasPrefix("stage") }.count)
         for (name, map) in features {
@@ -79,8 +89,8 @@ import BirderTestSupport
         let net = try Self.model(manifest, config: .rdnetT, classes: manifest.num_classes["t224"]!)
         #expect(net.embeddingSize == 1040)
         #expect(net.stageNames == ["stage1", "stage2", "stage3", "stage4"])
-        try Self.check(net, manifest, caseName: "t224")
-        try Self.check(net, manifest, caseName: "t64x160")
+        try Self.check(net, manifest, caseName: "t224", onePass: true)
+        try Self.check(net, manifest, caseName: "t64x160", onePass: false)
     }
 
     @Test func tinyConfigWithOddWidths() throws {
@@ -90,6 +100,6 @@ import BirderTestSupport
         #expect(config.growthRates == [12, 20, 36])
         let net = try Self.model(manifest, config: config, classes: manifest.num_classes["tiny"]!)
         #expect(net.stageNames == ["stage1", "stage2", "stage3"])
-        try Self.check(net, manifest, caseName: "tiny")
+        try Self.check(net, manifest, caseName: "tiny", onePass: false)
     }
 }

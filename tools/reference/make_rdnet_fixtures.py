@@ -14,7 +14,9 @@ raw little-endian float32 outputs plus `manifest.json` into Tests/Fixtures/rdnet
   `SUBSAMPLE`-th element of each NCHW detection-feature map (the full maps are 8 MB);
 - `rdnet_t` on 1×64×160 (non-square): all four detection-feature maps in full and the embedding;
 - a tiny custom config (growth rates that are not multiples of 8, ESE and plain blocks, 5 classes)
-  on 2×64×96: embeddings, probabilities, full features — the odd-width code paths.
+  on 2×64×96: embeddings, probabilities, full features — the odd-width code paths;
+- `state_dict_rdnet_{t,s}.txt`: every state-dict name and shape (1000 classes), for the strict
+  loading tests; `return_channels.json`: each registered config's stage widths.
 """
 
 import json
@@ -101,6 +103,14 @@ def main() -> None:
         run_case("t64x160", full, (1, 64, 160, 3), classes=False, feature_step=1),
         run_case("tiny", tiny, (2, 64, 96, 3), classes=True, feature_step=1),
     ]
+    channels = {}
+    for network in ("rdnet_t", "rdnet_s", "rdnet_b", "rdnet_l"):
+        model = registry.net_factory(network, 1000, size=(224, 224))
+        channels[network] = {"return_channels": model.return_channels, "embedding_size": model.embedding_size}
+        if network in ("rdnet_t", "rdnet_s"):
+            lines = [f"{k} {list(v.shape)}" for k, v in model.state_dict().items()]
+            (OUT / f"state_dict_{network}.txt").write_text("\n".join(lines) + "\n")
+    (OUT / "return_channels.json").write_text(json.dumps(channels, indent=1) + "\n")
     manifest = {
         "birder_version": birder.__version__,
         "torch_version": torch.__version__,

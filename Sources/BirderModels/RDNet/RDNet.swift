@@ -402,7 +402,25 @@ public final class RDNet: ImageEncoder {
 
     /// N×embeddingSize: global average pool → LayerNorm (eps 1e-5), Birder's `embedding()`.
     public func embedding(_ batch: Tensor) throws -> Tensor {
-        let map = try body(batch) { _, _ in }                                        // N×h×w×T
+        try pooledEmbedding(body(batch) { _, _ in })
+    }
+
+    /// Stage name → N×C×h×w (NCHW, as Birder returns them) for stage1…stage4.
+    public func detectionFeatures(_ batch: Tensor) throws -> [(name: String, features: Tensor)] {
+        try embeddingAndDetectionFeatures(batch, embedding: false).features
+    }
+
+    /// Both outputs from one pass through the network (`embedding` false skips the pooling).
+    public func embeddingAndDetectionFeatures(_ batch: Tensor, embedding: Bool = true) throws
+        -> (embedding: Tensor?, features: [(name: String, features: Tensor)]) {
+        var maps: [(String, FeatureMap)] = []
+        let final = try body(batch) { name, map in
+            if RDNet.returnStages.contains(name) { maps.append((name, map)) }
+        }
+        return (embedding ? pooledEmbedding(final) : nil, maps.map { ($0.0, $0.1.nchw()) })
+    }
+
+    private func pooledEmbedding(_ map: FeatureMap) -> Tensor {
         let n = map.batch, t = map.stride
         var pooled = Tensor(zeros: [n, t])                                           // N×T
         pooled.withUnsafeMutableBufferPointer { out in
@@ -410,15 +428,6 @@ public final class RDNet: ImageEncoder {
             finalNorm(out.baseAddress!, rows: n, inputStride: t, into: out.baseAddress!, outputStride: t)
         }
         return pooled
-    }
-
-    /// Stage name → N×C×h×w (NCHW, as Birder returns them) for stage1…stage4.
-    public func detectionFeatures(_ batch: Tensor) throws -> [(name: String, features: Tensor)] {
-        var maps: [(String, FeatureMap)] = []
-        _ = try body(batch) { name, map in
-            if RDNet.returnStages.contains(name) { maps.append((name, map)) }
-        }
-        return maps.map { ($0.0, $0.1.nchw()) }
     }
 
     /// N×K class probabilities from the checkpoint's classifier.

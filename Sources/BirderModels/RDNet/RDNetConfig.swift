@@ -145,6 +145,21 @@ public struct RDNetConfig: Sendable, Equatable {
         }
     }
 
+    /// Channels of each named stage's output (Birder's `return_channels`; the last is the
+    /// embedding width). Assumes a valid config.
+    public var returnChannels: [Int] {
+        var channels: [Int] = []
+        var features = numInitFeatures
+        for i in 0..<growthRates.count {
+            if i > 0 {
+                if isDownsampleBlock[i] { channels.append(features) }
+                features = Self.compressed(features, ratio: transitionCompressionRatio)
+            }
+            features += numBlocksList[i] * growthRates[i]
+        }
+        return channels + [features]
+    }
+
     /// Birder's `int(num_features * ratio / 8) * 8`.
     static func compressed(_ features: Int, ratio: Double) -> Int {
         Int((Double(features) * ratio / 8).rounded(.towardZero)) * 8
