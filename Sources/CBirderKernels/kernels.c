@@ -11,7 +11,7 @@
                                     float, float *, long);                                           \
     void bk_dwconv7_layernorm_##suffix(const float *, int, int, long, int, int, int, const float *,  \
                                        long, const float *, const float *, const float *, float,    \
-                                       float *, long, float *);                                      \
+                                       float *, long, float *, bk_ring_state *);                     \
     void bk_scale_columns_##suffix(float *, long, int, int, const float *);
 
 DECLARE(portable)
@@ -68,9 +68,14 @@ void bk_layernorm_rows(const float *x, long ldx, int rows, int cols, const float
 void bk_dwconv7_layernorm(const float *input, int height, int width, long ld, int channels,
                           int line_begin, int line_end, const float *weight, long ldw,
                           const float *conv_bias, const float *ln_weight, const float *ln_bias,
-                          float eps, float *out, long ldo, float *scratch) {
+                          float eps, float *out, long ldo, float *scratch, bk_ring_state *ring) {
     PICK(bk_dwconv7_layernorm, input, height, width, ld, channels, line_begin, line_end, weight, ldw,
-         conv_bias, ln_weight, ln_bias, eps, out, ldo, scratch);
+         conv_bias, ln_weight, ln_bias, eps, out, ldo, scratch, ring);
+}
+
+long bk_next_token(void) {
+    static long last = 0;
+    return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
 }
 
 size_t bk_dwconv7_scratch_size(int width, int channels) {

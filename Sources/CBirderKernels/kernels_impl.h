@@ -3,6 +3,8 @@
 // `a * b + c` contracts to FMA where the target has it (never to fmaf calls where it does not).
 #include <string.h>
 
+#include "CBirderKernels.h"
+
 // The static helpers pass 8-float vectors by value; they are always inlined, so the portable
 // build's note that such an ABI would differ from the AVX one does not apply.
 #pragma clang diagnostic ignored "-Wpsabi"
@@ -116,40 +118,17 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
     }
 }
 
-#ifndef BK_KC
+// K is cut into blocks of about BK_KC so a weight micro-panel (BK_KC×16 floats) stays in L1 and
+// the block of A it meets (rows × BK_KC) in L2; partial sums wait in C between blocks.
 #define BK_KC 512
-#endif
-#include <stdlib.h>
-static int tune_kc(void) { static int v = -1; if (v < 0) { const char *e = getenv("BK_KC"); v = e ? atoi(e) : BK_KC; } return v; }
-static int tune_order(void) { static int v = -1; if (v < 0) { const char *e = getenv("BK_ORDER"); v = e ? atoi(e) : 0; } return v; }
 
 void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int act,
                     float *c, long ldc, int panel_begin, int panel_end) {
     int panels = (n + 15) / 16;
     const float *bias = packed + (size_t)panels * 16 * (size_t)k;
     if (panel_end > panels) panel_end = panels;
-    int kc = tune_kc();
-    // K blocks of about kc (equal sizes, so no block is a sliver).
-    int blocks = k <= kc + kc / 2 ? 1 : (k + kc - 1) / kc;
-    if (blocks < 1) blocks = 1;
-    int order = tune_order();
-    if (order == 1 || (order == 2 && (size_t)m * (size_t)n * 4 > 256 * 1024)) {
-        for (int j = panel_begin; j < panel_end; j++) {
-            int cols = n - 16 * j < 16 ? n - 16 * j : 16;
-            int p0 = 0;
-            for (int blk = 0; blk < blocks; blk++) {
-                int p1 = (int)((long)k * (blk + 1) / blocks);
-                const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
-                for (int i = 0; i < m; i += 6) {
-                    int rows = m - i < 6 ? m - i : 6;
-                    tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
-                              c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
-                }
-                p0 = p1;
-            }
-        }
-        return;
-    }
+    // Equal block sizes, so no block is a sliver; no split up to 1.5·BK_KC.
+    int blocks = k <= BK_KC + BK_KC / 2 ? 1 : (k + BK_KC - 1) / BK_KC;
     int p0 = 0;
     for (int blk = 0; blk < blocks; blk++) {
         int p1 = (int)((long)k * (blk + 1) / blocks);
@@ -272,36 +251,51 @@ void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long
                                  int line_begin, int line_end, const float *weight, long ldw,
                                  const float *conv_bias, const float *ln_weight,
                                  const float *ln_bias, float eps, float *out, long ldo,
-                                 float *scratch) {
+                                 float *scratch, bk_ring_state *ring) {
     int groups = (channels + 7) / 8;
-    size_t row_floats = (size_t)groups * (size_t)(width + 6) * 8;
-    // The padding pixels and the lanes past `channels` must read as zero; row copies never
-    // write them, so zero just those (not the whole ring: this runs once per work chunk).
     const size_t group_stride = (size_t)(width + 6) * 8;
-    for (int slot = 0; slot < 7; slot++) {
-        float *r = scratch + (size_t)slot * row_floats;
-        for (int g = 0; g < groups; g++) {
-            float *q = r + (size_t)g * group_stride;
-            if (8 * g + 8 > channels) {
-                memset(q, 0, group_stride * sizeof(float));
-            } else {
-                memset(q, 0, 3 * 8 * sizeof(float));
-                memset(q + (size_t)(width + 3) * 8, 0, 3 * 8 * sizeof(float));
+    const size_t row_floats = (size_t)groups * group_stride;
+    if (ring->token != ring->expected_token) {
+        // A new layer (or a new pass): the padding pixels and the lanes past `channels` must read
+        // as zero, and row copies never write them, so zero just those, once.
+        for (int slot = 0; slot < 7; slot++) {
+            float *r = scratch + (size_t)slot * row_floats;
+            for (int g = 0; g < groups; g++) {
+                float *q = r + (size_t)g * group_stride;
+                if (8 * g + 8 > channels) {
+                    for (size_t j = 0; j < group_stride; j += 8) st8(q + j, (v8){0});
+                } else {
+                    for (int j = 0; j < 3; j++) {
+                        st8(q + 8 * j, (v8){0});
+                        st8(q + (size_t)(width + 3 + j) * 8, (v8){0});
+                    }
+                }
             }
         }
+        ring->token = ring->expected_token;
+        ring->image = -1;
+        ring->begin = ring->end = 0;
     }
-    int image = -1, loaded_end = 0;  // rows [.., loaded_end) of `image` are in the ring
     for (int line = line_begin; line < line_end; line++) {
         int n = line / height, y = line % height;
         const float *img = input + (size_t)n * (size_t)height * (size_t)width * (size_t)ld;
         int first = y - 3 < 0 ? 0 : y - 3;
         int last = y + 4 > height ? height : y + 4;
-        int from = (n == image && loaded_end > first) ? loaded_end : first;
+        // The ring holds rows [begin, end) of `image`; a worker moving down the image (the usual
+        // case: consecutive chunks) copies in only the rows it has not seen.
+        int have = n == ring->image && first >= ring->begin && first <= ring->end;
+        int from = have && ring->end > first ? ring->end : first;
         for (int iy = from; iy < last; iy++)
             dw_load_row(img + (size_t)iy * (size_t)width * (size_t)ld, width, ld, channels,
                         scratch + (size_t)(iy % 7) * row_floats);
-        image = n;
-        loaded_end = last;
+        if (!have) {
+            ring->begin = first;
+            ring->end = last;
+        } else if (last > ring->end) {
+            ring->end = last;
+        }
+        if (ring->begin < ring->end - 7) ring->begin = ring->end - 7;
+        ring->image = n;
         const float *rows[7];
         int ky0 = y < 3 ? 3 - y : 0;
         int ky1 = height - y + 3 < 7 ? height - y + 3 : 7;

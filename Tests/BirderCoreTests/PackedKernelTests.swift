@@ -100,20 +100,22 @@ import BirderTestSupport
                                             lnWeight: lnWeight, lnBias: lnBias)
         let outStride = conv.tapStride + 8
         let lines = batch * height
-        var scratch = [Float](repeating: .nan, count: conv.scratchCount(width: width))
-        // Whole batch at once, and in uneven pieces that start mid-image (the ring reloads).
-        for pieces in [[0..<lines], [0..<1, 1..<(lines / 2 + 1), (lines / 2 + 1)..<lines]] {
+        let scratch = DepthwiseScratch(count: conv.scratchCount(width: width))
+        // Whole batch at once; in uneven pieces that start mid-image (the ring carries rows from
+        // one piece to the next); and the same pieces backwards (the ring must reload).
+        let third = lines / 3, half = lines / 2 + 1
+        let forward = [0..<1, 1..<half, half..<lines]
+        for pieces in [[0..<lines], forward, forward.reversed(), [third..<half, 0..<third, half..<lines]] {
             var out = [Float](repeating: .nan, count: lines * width * outStride)
+            let layer = DepthwiseScratch.newLayer()
             for piece in pieces where !piece.isEmpty {
                 x.withUnsafeBufferPointer { xp in
                     out.withUnsafeMutableBufferPointer { op in
-                        scratch.withUnsafeMutableBufferPointer { sp in
-                            conv.convolveLayerNorm(
-                                input: xp.baseAddress!, height: height, width: width, pixelStride: stride, lines: piece,
-                                normWeight: lnWeight, normBias: lnBias, epsilon: 1e-6,
-                                output: op.baseAddress! + piece.lowerBound * width * outStride, outputStride: outStride,
-                                scratch: sp.baseAddress!)
-                        }
+                        conv.convolveLayerNorm(
+                            input: xp.baseAddress!, height: height, width: width, pixelStride: stride, lines: piece,
+                            normWeight: lnWeight, normBias: lnBias, epsilon: 1e-6,
+                            output: op.baseAddress! + piece.lowerBound * width * outStride, outputStride: outStride,
+                            scratch: scratch, layer: layer)
                     }
                 }
             }

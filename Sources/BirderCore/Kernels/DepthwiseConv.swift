@@ -28,22 +28,47 @@ public struct DepthwiseConv7: Sendable {
         self.bias.baseAddress.update(from: bias.storage.baseAddress, count: c)
     }
 
-    /// Floats of scratch `convolveLayerNorm` needs for an image `width` pixels wide.
+    /// Floats of ring `convolveLayerNorm` needs for an image `width` pixels wide.
     public func scratchCount(width: Int) -> Int { bk_dwconv7_scratch_size(Int32(width), Int32(channels)) }
 
     /// Convolves the first `channels` channels of an NHWC batch (images height×width, pixels
     /// `pixelStride` floats apart) for output lines `lines` (line = n·height + y), then applies
     /// LayerNorm over the channels of each output pixel. Output pixel x of line lines.lowerBound + l
     /// is written at output[(l·width + x)·outputStride], with outputStride ≥ `tapStride` (the
-    /// padding lanes are written). Single-threaded; `scratch` holds `scratchCount(width:)` floats.
+    /// padding lanes are written). Single-threaded. `scratch` belongs to the calling worker;
+    /// `layer` (from `DepthwiseScratch.newLayer()`, the same for all workers of one call over a
+    /// batch) lets consecutive chunks of that call reuse the input rows already in the ring.
     public func convolveLayerNorm(
         input: UnsafePointer<Float>, height: Int, width: Int, pixelStride: Int, lines: Range<Int>,
         normWeight: UnsafePointer<Float>, normBias: UnsafePointer<Float>, epsilon: Float,
-        output: UnsafeMutablePointer<Float>, outputStride: Int, scratch: UnsafeMutablePointer<Float>
+        output: UnsafeMutablePointer<Float>, outputStride: Int, scratch: DepthwiseScratch, layer: Int
     ) {
         precondition(outputStride >= tapStride && pixelStride >= channels, "DepthwiseConv7: strides too small")
+        precondition(scratch.count >= scratchCount(width: width), "DepthwiseConv7: scratch too small")
+        scratch.state.pointee.expected_token = layer
         bk_dwconv7_layernorm(input, Int32(height), Int32(width), pixelStride, Int32(channels),
                              Int32(lines.lowerBound), Int32(lines.upperBound), weight.baseAddress, tapStride,
-                             bias.baseAddress, normWeight, normBias, epsilon, output, outputStride, scratch)
+                             bias.baseAddress, normWeight, normBias, epsilon, output, outputStride,
+                             scratch.storage.baseAddress, scratch.state)
     }
+}
+
+/// One worker's scratch for `DepthwiseConv7.convolveLayerNorm`: a ring of 7 zero-padded input
+/// rows and where it stands. Not shareable between threads.
+public final class DepthwiseScratch {
+    public let count: Int
+    let storage: TensorStorage
+    let state: UnsafeMutablePointer<bk_ring_state>
+
+    public init(count: Int) {
+        self.count = count
+        storage = TensorStorage(count: count)
+        state = .allocate(capacity: 1)
+        state.initialize(to: bk_ring_state(token: 0, expected_token: 0, image: -1, begin: 0, end: 0))
+    }
+
+    deinit { state.deallocate() }
+
+    /// A fresh layer token (process-wide unique).
+    public static func newLayer() -> Int { bk_next_token() }
 }

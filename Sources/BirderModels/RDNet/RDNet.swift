@@ -226,6 +226,7 @@ struct DenseBlock {
     /// Reads columns 0..<C of `map`, writes columns C..<C+g.
     func callAsFunction(_ map: FeatureMap, workspace: Workspace) {
         let plan = ChunkPlan(lines: map.lines, width: map.width, workers: workspace.workers)
+        let layer = DepthwiseScratch.newLayer()
         forEachChunk(plan.count, workers: workspace.workers) { worker, chunk in
             let lines = plan.lines(of: chunk)
             let rows = lines.count * map.width
@@ -233,7 +234,7 @@ struct DenseBlock {
             depthwise.convolveLayerNorm(                                                // a1: R×C
                 input: map.base, height: map.height, width: map.width, pixelStride: map.stride, lines: lines,
                 normWeight: norm.weight.constPointer, normBias: norm.bias.constPointer, epsilon: norm.epsilon,
-                output: a1, outputStride: workspace.a1Stride, scratch: workspace.ring(worker))
+                output: a1, outputStride: workspace.a1Stride, scratch: workspace.ring(worker), layer: layer)
             packedGEMM(m: rows, a: a1, lda: workspace.a1Stride, expand, activation: .gelu, // a2: R×I
                        c: a2, ldc: workspace.a2Stride)
             packedGEMM(m: rows, a: a2, lda: workspace.a2Stride, project,                   // new: R×g

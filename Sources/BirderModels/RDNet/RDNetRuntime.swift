@@ -3,10 +3,26 @@ import BirderCore
 // The plumbing under RDNet's layers: NHWC feature maps with room for the channels still to come,
 // per-worker scratch, and the chunked work loop.
 
+/// Uninitialised, 64-byte aligned floats: every buffer of a forward pass is written before it is
+/// read (each column of a stage buffer by exactly one layer), so zero-filling would only cost time.
+final class RawBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: TensorStorage.alignment)
+        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
+
 /// An NHWC batch of feature maps stored as N·h·w pixel rows of `stride` floats. A dense stage's
-/// map is allocated at its final width T up front; its first `channels` columns are filled so far.
+/// map is allocated at its final width T up front; the layers fill its columns in order.
 struct FeatureMap {
-    let storage: TensorStorage
+    let buffer: RawBuffer
     let batch: Int, height: Int, width: Int
     /// Floats per pixel (the stage's final width T).
     let stride: Int
@@ -16,18 +32,19 @@ struct FeatureMap {
         self.height = height
         self.width = width
         self.stride = stride
-        storage = TensorStorage(count: batch * height * width * stride)
+        buffer = RawBuffer(count: batch * height * width * stride)
     }
 
     var pixels: Int { batch * height * width }
     var lines: Int { batch * height }
-    var base: UnsafeMutablePointer<Float> { storage.baseAddress }
+    var base: UnsafeMutablePointer<Float> { buffer.base }
     /// Row of the first pixel of `line` (line = n·height + y).
     func row(line: Int) -> UnsafeMutablePointer<Float> { base + line * width * stride }
 
     /// The map as an N×C×h×w tensor (Birder's layout for detection features).
     func nchw() -> Tensor {
-        nhwcToNCHW(Tensor(shape: [batch, height, width, stride], storage: storage))
+        let view = TensorStorage(borrowing: buffer.base, count: buffer.count, owner: buffer)
+        return nhwcToNCHW(Tensor(shape: [batch, height, width, stride], storage: view))
     }
 }
 
@@ -37,7 +54,8 @@ struct FeatureMap {
 final class Workspace {
     let workers: Int
     let a1Stride: Int, a2Stride: Int, ringCount: Int, rows: Int
-    private let a1: [TensorStorage], a2: [TensorStorage], ring: [TensorStorage]
+    private let a1: [RawBuffer], a2: [RawBuffer]
+    private let rings: [DepthwiseScratch]
 
     init(workers: Int, rows: Int, a1Stride: Int, a2Stride: Int, ringCount: Int) {
         self.workers = workers
@@ -45,14 +63,14 @@ final class Workspace {
         self.a1Stride = a1Stride
         self.a2Stride = a2Stride
         self.ringCount = ringCount
-        a1 = (0..<workers).map { _ in TensorStorage(count: rows * a1Stride) }
-        a2 = (0..<workers).map { _ in TensorStorage(count: rows * a2Stride) }
-        ring = (0..<workers).map { _ in TensorStorage(count: ringCount) }
+        a1 = (0..<workers).map { _ in RawBuffer(count: rows * a1Stride) }
+        a2 = (0..<workers).map { _ in RawBuffer(count: rows * a2Stride) }
+        rings = (0..<workers).map { _ in DepthwiseScratch(count: ringCount) }
     }
 
-    func a1(_ worker: Int) -> UnsafeMutablePointer<Float> { a1[worker].baseAddress }
-    func a2(_ worker: Int) -> UnsafeMutablePointer<Float> { a2[worker].baseAddress }
-    func ring(_ worker: Int) -> UnsafeMutablePointer<Float> { ring[worker].baseAddress }
+    func a1(_ worker: Int) -> UnsafeMutablePointer<Float> { a1[worker].base }
+    func a2(_ worker: Int) -> UnsafeMutablePointer<Float> { a2[worker].base }
+    func ring(_ worker: Int) -> DepthwiseScratch { rings[worker] }
 }
 
 /// How the lines of one resolution are cut into work chunks: whole lines, about `targetRows`

@@ -37,24 +37,38 @@ void bk_gemm(int m, int n, int k, const float *a, long lda, const float *packed,
 void bk_layernorm_rows(const float *x, long ldx, int rows, int cols, const float *weight,
                        const float *bias, float eps, float *y, long ldy);
 
+/// Where a worker's depthwise-conv row ring stands, so consecutive chunks of one layer reuse the
+/// rows already copied in. Set `expected_token` to a fresh `bk_next_token()` for every layer call
+/// (all workers the same); the kernel re-initialises the ring when `token` differs.
+typedef struct {
+    long token;
+    long expected_token;
+    int image, begin, end;
+} bk_ring_state;
+
+/// A process-wide unique, increasing token (never 0).
+long bk_next_token(void);
+
 /// Depthwise 7×7 convolution (padding 3, stride 1, with bias) of `channels` channels of an NHWC
 /// batch whose pixels are `ld` floats apart, for image lines [line_begin, line_end) counted over
 /// the batch (line = n·height + y), then LayerNorm over the channels of each output pixel.
 /// `weight` is 49 taps (ky·7 + kx) of `ldw` floats and `conv_bias` has round8(channels) floats,
 /// both zero past `channels`. Output pixel x of line line_begin + l goes to
 /// out[(l·width + x)·ldo], with ldo ≥ round8(channels) (the padding lanes are written too).
-/// `scratch` holds `bk_dwconv7_scratch_size(width, channels)` floats.
+/// `scratch` holds `bk_dwconv7_scratch_size(width, channels)` floats; it and `ring` belong to
+/// one worker and persist across that worker's calls for one layer.
 void bk_dwconv7_layernorm(const float *input, int height, int width, long ld, int channels,
                           int line_begin, int line_end, const float *weight, long ldw,
                           const float *conv_bias, const float *ln_weight, const float *ln_bias,
-                          float eps, float *out, long ldo, float *scratch);
+                          float eps, float *out, long ldo, float *scratch, bk_ring_state *ring);
 size_t bk_dwconv7_scratch_size(int width, int channels);
 
 /// x[r·ldx + j] *= scale[j] for r < rows, j < cols.
 void bk_scale_columns(float *x, long ldx, int rows, int cols, const float *scale);
 
-/// Shared progress counter for work stealing between the Swift workers.
+/// Atomic counter for handing out work between the Swift workers.
 typedef struct { long value; } bk_counter;
+/// Returns the counter's value and adds 1.
 long bk_counter_next(bk_counter *counter);
 
 #ifdef __cplusplus
