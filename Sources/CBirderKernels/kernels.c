@@ -28,15 +28,20 @@ static int detect(void) { return 0; }
 #define PICK(name, ...) name##_portable(__VA_ARGS__)
 #endif
 
+// -1 unknown; the detection is idempotent, so a race only repeats it.
+static atomic_int avx2_state = -1;
+
 int bk_uses_avx2(void) {
-    // -1 unknown; the detection is idempotent, so a race only repeats it.
-    static atomic_int state = -1;
-    int s = atomic_load_explicit(&state, memory_order_relaxed);
+    int s = atomic_load_explicit(&avx2_state, memory_order_relaxed);
     if (s < 0) {
         s = detect();
-        atomic_store_explicit(&state, s, memory_order_relaxed);
+        atomic_store_explicit(&avx2_state, s, memory_order_relaxed);
     }
     return s;
+}
+
+void bk_force_portable(int portable) {
+    atomic_store_explicit(&avx2_state, portable ? 0 : detect(), memory_order_relaxed);
 }
 
 size_t bk_packed_size(int n, int k) {

@@ -10,6 +10,14 @@ import BirderTestSupport
 
     @Test(arguments: [(1, 1, 1), (13, 29, 37), (6, 16, 64), (7, 104, 200), (25, 40, 0), (11, 33, 1300)])
     func packedGEMMMatchesNaive(m: Int, n: Int, k: Int) {
+        for portable in [false, true] {
+            forcePortableKernels(portable)
+            defer { forcePortableKernels(false) }
+            checkPackedGEMM(m: m, n: n, k: k)
+        }
+    }
+
+    func checkPackedGEMM(m: Int, n: Int, k: Int) {
         var rng = TestRandom(seed: UInt64(m * 1000 + n + k))
         let lda = k + 3, ldc = n + 5
         let a = rng.floats(m * lda), w = rng.floats(n * k, scale: 1 / Float(max(k, 1)).squareRoot()), b = rng.floats(n)
@@ -37,7 +45,7 @@ import BirderTestSupport
                 // Columns past n (the row padding) are never written.
                 for j in n..<ldc { #expect(c[i * ldc + j].isNaN) }
             }
-            #expect(worst < 2e-5, "m \(m) n \(n) k \(k) \(activation): max |Δ| \(worst)")
+            #expect(worst < 2e-5, "m \(m) n \(n) k \(k) \(activation) (AVX2 \(kernelsUseAVX2)): max |Δ| \(worst)")
         }
     }
 
@@ -88,6 +96,14 @@ import BirderTestSupport
     // kernel edges; 21 and 16 channels (a partial and an exact vector group).
     @Test(arguments: [(2, 5, 13, 21), (1, 9, 14, 16), (3, 2, 7, 21), (1, 8, 20, 45)])
     func depthwiseConvLayerNormMatchesNaive(batch: Int, height: Int, width: Int, channels: Int) {
+        for portable in [false, true] {
+            forcePortableKernels(portable)
+            defer { forcePortableKernels(false) }
+            checkDepthwise(batch: batch, height: height, width: width, channels: channels)
+        }
+    }
+
+    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int) {
         var rng = TestRandom(seed: UInt64(height * 100 + width + channels))
         let stride = channels + 11
         let x = rng.floats(batch * height * width * stride, scale: 2)
@@ -125,7 +141,7 @@ import BirderTestSupport
                     worst = max(worst, abs(Double(out[p * outStride + c]) - reference[p * channels + c]))
                 }
             }
-            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces: max |Δ| \(worst)")
+            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (AVX2 \(kernelsUseAVX2)): max |Δ| \(worst)")
         }
     }
 

@@ -4,6 +4,11 @@ Run from the repository root with the reference environment:
 
     /work/venv-ref/bin/python tools/reference/make_rdnet_fixtures.py
 
+With `--bench [batch] [threads] [iterations]` it writes nothing and instead times Birder's rdnet_t
+embedding in PyTorch (eval, inference_mode) and in ONNX Runtime (the same graph exported to ONNX)
+with that many threads (default batch 8, 2 threads, 5 runs): the reference numbers for the Swift
+benchmark (Tests/BirderModelsTests/RDNetBenchmarkTests.swift), to be run back to back with it.
+
 Builds networks through Birder's registry, overwrites every parameter with
 `seeded_params.fill_module(model, SEED)` (the values Swift's `ParameterBinder(seeded:)` generates,
 so no weight file is committed and no gamma stays at 1e-6), feeds seeded inputs
@@ -126,5 +131,57 @@ def main() -> None:
     print(f"wrote {OUT} ({total / 1e6:.2f} MB)")
 
 
+def bench(batch: int, threads: int, iterations: int) -> None:
+    import tempfile
+    import time
+
+    torch.set_num_threads(threads)
+    model = registry.net_factory("rdnet_t", 0, size=(224, 224))
+    seeded_params.fill_module(model, 1)
+    model.eval()
+    x = torch.randn(batch, 3, 224, 224)
+
+    def report(name, run):
+        run()
+        run()
+        times = []
+        for _ in range(iterations):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        best, median = min(times), sorted(times)[len(times) // 2]
+        runs = ", ".join(f"{t:.3f} s" for t in times)
+        print(f"{name} rdnet_t batch {batch}, {threads} threads: best {batch / best:.2f} img/s, "
+              f"median {batch / median:.2f} img/s; runs {runs}")
+
+    with torch.inference_mode():
+        report(f"PyTorch {torch.__version__}", lambda: model.embedding(x))
+
+    import onnxruntime as ort
+
+    class Embedding(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net.embedding(x)
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/rdnet_t.onnx"
+        torch.onnx.export(Embedding(model), x, path, input_names=["x"], output_names=["embedding"],
+                          dynamo=False, opset_version=17)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        feed = {"x": x.numpy()}
+        report(f"ONNX Runtime {ort.__version__}", lambda: session.run(None, feed))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--bench":
+        numbers = [int(v) for v in sys.argv[2:]] + [8, 2, 5][len(sys.argv) - 2:]
+        bench(*numbers[:3])
+    else:
+        main()

@@ -86,3 +86,8 @@ public func scaleColumnsSerial(_ x: UnsafeMutablePointer<Float>, rows: Int, colu
 
 /// Whether the kernels run their AVX2+FMA build on this CPU.
 public var kernelsUseAVX2: Bool { bk_uses_avx2() != 0 }
+
+/// For tests: route the kernels to their portable build (`true`) or back to the CPU check's
+/// choice. Both builds compute the same results to rounding, so flipping this while other
+/// threads run kernels is harmless.
+public func forcePortableKernels(_ portable: Bool) { bk_force_portable(portable ? 1 : 0) }

@@ -13,6 +13,8 @@ extern "C" {
 
 /// 1 when the AVX2+FMA build is in use.
 int bk_uses_avx2(void);
+/// Tests: 1 routes every call to the portable build, 0 back to the CPU check's choice.
+void bk_force_portable(int portable);
 
 /// Output columns per packed panel.
 #define BK_PANEL 16
