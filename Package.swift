@@ -31,8 +31,12 @@ let package = Package(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
+        // Hot loops in C (packed GEMM with fused epilogues, depthwise conv, LayerNorm), with an
+        // AVX2+FMA build picked at run time and a portable one.
+        .target(name: "CBirderKernels", path: "Sources/CBirderKernels"),
         // Tensor, threads and the numeric kernels (GEMM through BLAS).
-        .target(name: "BirderCore", dependencies: blas, swiftSettings: strictSettings, linkerSettings: blasLinker),
+        .target(name: "BirderCore", dependencies: blas + ["CBirderKernels"], swiftSettings: strictSettings,
+                linkerSettings: blasLinker),
         // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy.
         .target(name: "BirderIO", dependencies: ["BirderCore"], swiftSettings: strictSettings),
         // Image decoding and Birder's inference transform.

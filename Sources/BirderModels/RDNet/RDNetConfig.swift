@@ -1,0 +1,172 @@
+public import BirderCore
+
+/// The hyper-parameters of an RDNet, as Birder's registry holds them (birder/net/rdnet.py), one
+/// entry per dense stage.
+public struct RDNetConfig: Sendable, Equatable {
+    /// Birder's network name (`rdnet_t`, …); reported by `RDNet.network`.
+    public var name: String
+    /// Width of the stem (`num_init_features`).
+    public var numInitFeatures: Int
+    /// Channels each block adds, per dense stage (`growth_rates`).
+    public var growthRates: [Int]
+    /// Blocks per dense stage (`num_blocks_list`).
+    public var numBlocksList: [Int]
+    /// Whether the transition before a dense stage downsamples 2× (`is_downsample_block`; the
+    /// first entry is unused: the first stage has no transition).
+    public var isDownsampleBlock: [Bool]
+    /// Channels kept by a transition (`transition_compression_ratio`).
+    public var transitionCompressionRatio: Double
+    /// `Block` or `BlockESE` per dense stage (`block_type_name`).
+    public var blockTypeName: [String]
+    /// Whether the classifier has a bias (Birder's `head_bias`, default true).
+    public var headBias: Bool
+
+    public init(name: String, numInitFeatures: Int, growthRates: [Int], numBlocksList: [Int],
+                isDownsampleBlock: [Bool], transitionCompressionRatio: Double, blockTypeName: [String],
+                headBias: Bool = true) {
+        self.name = name
+        self.numInitFeatures = numInitFeatures
+        self.growthRates = growthRates
+        self.numBlocksList = numBlocksList
+        self.isDownsampleBlock = isDownsampleBlock
+        self.transitionCompressionRatio = transitionCompressionRatio
+        self.blockTypeName = blockTypeName
+        self.headBias = headBias
+    }
+
+    public static let rdnetT = RDNetConfig(
+        name: "rdnet_t", numInitFeatures: 64, growthRates: [64, 104, 128, 128, 128, 128, 224],
+        numBlocksList: Array(repeating: 3, count: 7),
+        isDownsampleBlock: [false, true, true, false, false, false, true], transitionCompressionRatio: 0.5,
+        blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 5))
+
+    public static let rdnetS = RDNetConfig(
+        name: "rdnet_s", numInitFeatures: 72, growthRates: [64, 128] + Array(repeating: 128, count: 7) + [240, 240],
+        numBlocksList: Array(repeating: 3, count: 11),
+        isDownsampleBlock: [false, true, true, false, false, false, false, false, false, true, false],
+        transitionCompressionRatio: 0.5, blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 9))
+
+    public static let rdnetB = RDNetConfig(
+        name: "rdnet_b", numInitFeatures: 120, growthRates: [96, 128] + Array(repeating: 168, count: 7) + [336, 336],
+        numBlocksList: Array(repeating: 3, count: 11),
+        isDownsampleBlock: [false, true, true, false, false, false, false, false, false, true, false],
+        transitionCompressionRatio: 0.5, blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 9))
+
+    public static let rdnetL = RDNetConfig(
+        name: "rdnet_l", numInitFeatures: 144, growthRates: [128, 192] + Array(repeating: 256, count: 8) + [360, 360],
+        numBlocksList: Array(repeating: 3, count: 12),
+        isDownsampleBlock: [false, true, true, false, false, false, false, false, false, false, true, false],
+        transitionCompressionRatio: 0.5, blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 10))
+
+    /// The registered config of a Birder network name, or nil.
+    public static func named(_ network: String) -> RDNetConfig? {
+        switch network {
+        case "rdnet_t": return .rdnetT
+        case "rdnet_s": return .rdnetS
+        case "rdnet_b": return .rdnetB
+        case "rdnet_l": return .rdnetL
+        default: return nil
+        }
+    }
+
+    /// This config with a checkpoint's `config` dictionary applied on top, as Birder's
+    /// `self.config.update(config)` does. Keys Birder's RDNet reads are checked for type;
+    /// `drop_path_rate` (training only) and keys RDNet never reads are ignored, as in Birder;
+    /// `mlp_head: true` is refused (not supported).
+    public func overridden(by overrides: [String: ConfigValue]) throws -> RDNetConfig {
+        var config = self
+        func fail(_ key: String, _ expected: String) -> WeightBindingError {
+            .invalidConfig("\(name): config key '\(key)' must be \(expected), got \(overrides[key]!)")
+        }
+        func ints(_ key: String) throws -> [Int]? {
+            guard let value = overrides[key] else { return nil }
+            guard let list = value.listValue else { throw fail(key, "a list of integers") }
+            return try list.map { item in
+                guard let v = item.intValue else { throw fail(key, "a list of integers") }
+                return v
+            }
+        }
+        if let value = overrides["num_init_features"] {
+            guard let v = value.intValue else { throw fail("num_init_features", "an integer") }
+            config.numInitFeatures = v
+        }
+        if let v = try ints("growth_rates") { config.growthRates = v }
+        if let v = try ints("num_blocks_list") { config.numBlocksList = v }
+        if let value = overrides["is_downsample_block"] {
+            guard let list = value.listValue, let flags = Optional(list.compactMap(\.boolValue)),
+                  flags.count == list.count else { throw fail("is_downsample_block", "a list of booleans") }
+            config.isDownsampleBlock = flags
+        }
+        if let value = overrides["transition_compression_ratio"] {
+            guard let v = value.doubleValue else { throw fail("transition_compression_ratio", "a number") }
+            config.transitionCompressionRatio = v
+        }
+        if let value = overrides["block_type_name"] {
+            guard let list = value.listValue, let names = Optional(list.compactMap(\.stringValue)),
+                  names.count == list.count else { throw fail("block_type_name", "a list of strings") }
+            config.blockTypeName = names
+        }
+        if let value = overrides["head_bias"] {
+            guard let v = value.boolValue else { throw fail("head_bias", "a boolean") }
+            config.headBias = v
+        }
+        if let value = overrides["mlp_head"] {
+            guard let v = value.boolValue else { throw fail("mlp_head", "a boolean") }
+            if v { throw WeightBindingError.invalidConfig("\(name): mlp_head classifiers are not supported") }
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Checks the lists agree and every width is usable.
+    public func validate() throws {
+        func fail(_ reason: String) -> WeightBindingError { .invalidConfig("\(name): \(reason)") }
+        let stages = growthRates.count
+        guard stages > 0 else { throw fail("growth_rates is empty") }
+        guard numBlocksList.count == stages, isDownsampleBlock.count == stages, blockTypeName.count == stages else {
+            throw fail("growth_rates, num_blocks_list, is_downsample_block and block_type_name must have one entry per stage (\(growthRates.count), \(numBlocksList.count), \(isDownsampleBlock.count), \(blockTypeName.count))")
+        }
+        guard numInitFeatures > 0, growthRates.allSatisfy({ $0 > 0 }), numBlocksList.allSatisfy({ $0 > 0 }) else {
+            throw fail("widths and block counts must be positive")
+        }
+        guard transitionCompressionRatio > 0, transitionCompressionRatio <= 1 else {
+            throw fail("transition_compression_ratio must be in (0, 1], got \(transitionCompressionRatio)")
+        }
+        if let bad = blockTypeName.first(where: { $0 != "Block" && $0 != "BlockESE" }) {
+            throw fail("unknown block_type_name '\(bad)' (Block or BlockESE)")
+        }
+        var features = numInitFeatures
+        for i in 0..<stages {
+            if i > 0 {
+                features = Self.compressed(features, ratio: transitionCompressionRatio)
+                guard features > 0 else { throw fail("transition before stage \(i + 1) leaves no channels") }
+            }
+            features += numBlocksList[i] * growthRates[i]
+        }
+    }
+
+    /// Channels of each named stage's output (Birder's `return_channels`; the last is the
+    /// embedding width). Assumes a valid config.
+    public var returnChannels: [Int] {
+        var channels: [Int] = []
+        var features = numInitFeatures
+        for i in 0..<growthRates.count {
+            if i > 0 {
+                if isDownsampleBlock[i] { channels.append(features) }
+                features = Self.compressed(features, ratio: transitionCompressionRatio)
+            }
+            features += numBlocksList[i] * growthRates[i]
+        }
+        return channels + [features]
+    }
+
+    /// Birder's `int(num_features * ratio / 8) * 8`.
+    static func compressed(_ features: Int, ratio: Double) -> Int {
+        Int((Double(features) * ratio / 8).rounded(.towardZero)) * 8
+    }
+
+    /// Birder's bottleneck width `int(num_input_features * 4.0 / 8) * 8`.
+    static func bottleneck(_ features: Int) -> Int {
+        Int((Double(features) * 4.0 / 8).rounded(.towardZero)) * 8
+    }
+}

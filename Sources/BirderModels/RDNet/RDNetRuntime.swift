@@ -1,0 +1,101 @@
+import BirderCore
+
+// The plumbing under RDNet's layers: NHWC feature maps with room for the channels still to come,
+// per-worker scratch, and the chunked work loop.
+
+/// Uninitialised, 64-byte aligned floats: every buffer of a forward pass is written before it is
+/// read (each column of a stage buffer by exactly one layer), so zero-filling would only cost time.
+final class RawBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: TensorStorage.alignment)
+        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
+
+/// An NHWC batch of feature maps stored as N·h·w pixel rows of `stride` floats. A dense stage's
+/// map is allocated at its final width T up front; the layers fill its columns in order.
+struct FeatureMap {
+    let buffer: RawBuffer
+    let batch: Int, height: Int, width: Int
+    /// Floats per pixel (the stage's final width T).
+    let stride: Int
+
+    init(batch: Int, height: Int, width: Int, stride: Int) {
+        self.batch = batch
+        self.height = height
+        self.width = width
+        self.stride = stride
+        buffer = RawBuffer(count: batch * height * width * stride)
+    }
+
+    var pixels: Int { batch * height * width }
+    var lines: Int { batch * height }
+    var base: UnsafeMutablePointer<Float> { buffer.base }
+    /// Row of the first pixel of `line` (line = n·height + y).
+    func row(line: Int) -> UnsafeMutablePointer<Float> { base + line * width * stride }
+
+    /// The map as an N×C×h×w tensor (Birder's layout for detection features).
+    func nchw() -> Tensor {
+        let view = TensorStorage(borrowing: buffer.base, count: buffer.count, owner: buffer)
+        return nhwcToNCHW(Tensor(shape: [batch, height, width, stride], storage: view))
+    }
+}
+
+/// Scratch for one forward pass: per worker, a1 (R×a1Stride: the normalised input of a 1×1 conv),
+/// a2 (R×a2Stride: the bottleneck activations) and the depthwise conv's row ring. Allocated per
+/// call, so the model itself stays immutable and can serve several threads at once.
+final class Workspace {
+    let workers: Int
+    let a1Stride: Int, a2Stride: Int, ringCount: Int, rows: Int
+    private let a1: [RawBuffer], a2: [RawBuffer]
+    private let rings: [DepthwiseScratch]
+
+    init(workers: Int, rows: Int, a1Stride: Int, a2Stride: Int, ringCount: Int) {
+        self.workers = workers
+        self.rows = rows
+        self.a1Stride = a1Stride
+        self.a2Stride = a2Stride
+        self.ringCount = ringCount
+        a1 = (0..<workers).map { _ in RawBuffer(count: rows * a1Stride) }
+        a2 = (0..<workers).map { _ in RawBuffer(count: rows * a2Stride) }
+        rings = (0..<workers).map { _ in DepthwiseScratch(count: ringCount) }
+    }
+
+    func a1(_ worker: Int) -> UnsafeMutablePointer<Float> { a1[worker].base }
+    func a2(_ worker: Int) -> UnsafeMutablePointer<Float> { a2[worker].base }
+    func ring(_ worker: Int) -> DepthwiseScratch { rings[worker] }
+}
+
+/// How the lines of one resolution are cut into work chunks: whole lines, about `targetRows`
+/// pixels each (a chunk's a1/a2 then stay in L2/L3 between the three kernels of a block), but at
+/// least two chunks per worker where there are enough lines, so the workers stay balanced.
+struct ChunkPlan {
+    let lines: Int, linesPerChunk: Int
+
+    static let targetRows = 168
+
+    init(lines: Int, width: Int, workers: Int) {
+        self.lines = lines
+        var perChunk = max(1, ChunkPlan.targetRows / width)
+        let wanted = 2 * workers
+        if (lines + perChunk - 1) / perChunk < wanted { perChunk = max(1, lines / wanted) }
+        linesPerChunk = perChunk
+    }
+
+    var count: Int { (lines + linesPerChunk - 1) / linesPerChunk }
+    func lines(of chunk: Int) -> Range<Int> {
+        (chunk * linesPerChunk)..<min(lines, (chunk + 1) * linesPerChunk)
+    }
+}
+
+extension TensorStorage {
+    /// Read-only view for kernels (parameters are never written after loading).
+    var constPointer: UnsafePointer<Float> { UnsafePointer(baseAddress) }
+}

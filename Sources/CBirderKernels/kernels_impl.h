@@ -1,0 +1,324 @@
+// The kernels' bodies, compiled once per instruction set: the including file defines BK_SUFFIX
+// (e.g. avx2) and the target attributes. Vectors are clang/GCC vector extensions of 8 floats;
+// `a * b + c` contracts to FMA where the target has it (never to fmaf calls where it does not).
+#include <string.h>
+
+#include "CBirderKernels.h"
+
+// The static helpers pass 8-float vectors by value; they are always inlined, so the portable
+// build's note that such an ABI would differ from the AVX one does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+#define BK_CAT2(a, b) a##_##b
+#define BK_CAT(a, b) BK_CAT2(a, b)
+#define BK_FN(name) BK_CAT(name, BK_SUFFIX)
+
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) v8 ld8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+static inline __attribute__((always_inline)) void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
+static inline __attribute__((always_inline)) v8 splat8(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+static inline __attribute__((always_inline)) float hsum8(v8 v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+// erf by the odd/even rational approximation on [−4, 4] (Eigen's; erf is ±1 in Float32 beyond),
+// branch-free, one division: GELU(x) = x/2 · (1 + erf(x/√2)).
+static inline __attribute__((always_inline)) v8 gelu8(v8 v) {
+    v8 x = v * 0.70710678118654752f;
+    x = __builtin_elementwise_min(__builtin_elementwise_max(x, splat8(-4.0f)), splat8(4.0f));
+    v8 x2 = x * x;
+    v8 p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = x2 * p + -2.10102402082508e-06f;
+    p = x2 * p + -5.69250639462346e-05f;
+    p = x2 * p + -7.34990630326855e-04f;
+    p = x2 * p + -2.95459980854025e-03f;
+    p = x2 * p + -1.60960333262415e-02f;
+    p = x * p;
+    v8 q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+    q = x2 * q + -1.68282697438203e-03f;
+    q = x2 * q + -7.37332916720468e-03f;
+    q = x2 * q + -1.42647390514189e-02f;
+    return 0.5f * v * (1.0f + p / q);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: a 6×16 register tile (12 accumulators, 2 weight vectors, 1 broadcast) over the whole K.
+// A is read in place (rows `lda` apart); the weights were packed at load time, so a tile streams
+// one contiguous 16·K panel. The epilogue (bias, GELU) runs on the registers before the store.
+
+static inline __attribute__((always_inline)) void tile_epilogue(v8 *acc, const float *bias, int act) {
+    v8 b0 = ld8(bias), b1 = ld8(bias + 8);
+    for (int r = 0; r < 6; r++) {
+        acc[2 * r] += b0;
+        acc[2 * r + 1] += b1;
+    }
+    if (act == 1) {
+        for (int r = 0; r < 12; r++) acc[r] = gelu8(acc[r]);
+    }
+}
+
+// `first`: start from zero, else continue the partial sums already in c. `last`: apply the
+// epilogue. (K is split into blocks so a block of A stays in L2 and a weight panel in L1.)
+static void tile_6x16(int k, const float *a, long lda, int rows, const float *panel,
+                      const float *bias, int act, float *c, long ldc, int cols, int first,
+                      int last) {
+    // Rows past `rows` re-read row 0 (valid memory); their results are never stored.
+    const float *a0 = a;
+    const float *a1 = rows > 1 ? a + lda : a;
+    const float *a2 = rows > 2 ? a + 2 * lda : a;
+    const float *a3 = rows > 3 ? a + 3 * lda : a;
+    const float *a4 = rows > 4 ? a + 4 * lda : a;
+    const float *a5 = rows > 5 ? a + 5 * lda : a;
+    int full = rows == 6 && cols == 16;
+    float tmp[6 * 16];
+    v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+    v8 c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+    if (!first) {
+        const float *src = c;
+        long lds = ldc;
+        if (!full) {
+            memset(tmp, 0, sizeof tmp);
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++) tmp[16 * r + j] = c[r * ldc + j];
+            src = tmp;
+            lds = 16;
+        }
+        c00 = ld8(src); c01 = ld8(src + 8);
+        c10 = ld8(src + lds); c11 = ld8(src + lds + 8);
+        c20 = ld8(src + 2 * lds); c21 = ld8(src + 2 * lds + 8);
+        c30 = ld8(src + 3 * lds); c31 = ld8(src + 3 * lds + 8);
+        c40 = ld8(src + 4 * lds); c41 = ld8(src + 4 * lds + 8);
+        c50 = ld8(src + 5 * lds); c51 = ld8(src + 5 * lds + 8);
+    }
+    const float *b = panel;
+    for (int p = 0; p < k; p++, b += 16) {
+        v8 b0 = ld8(b), b1 = ld8(b + 8), x;
+        x = splat8(a0[p]); c00 = x * b0 + c00; c01 = x * b1 + c01;
+        x = splat8(a1[p]); c10 = x * b0 + c10; c11 = x * b1 + c11;
+        x = splat8(a2[p]); c20 = x * b0 + c20; c21 = x * b1 + c21;
+        x = splat8(a3[p]); c30 = x * b0 + c30; c31 = x * b1 + c31;
+        x = splat8(a4[p]); c40 = x * b0 + c40; c41 = x * b1 + c41;
+        x = splat8(a5[p]); c50 = x * b0 + c50; c51 = x * b1 + c51;
+    }
+    v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    if (last) tile_epilogue(acc, bias, act);
+    if (full) {
+        for (int r = 0; r < 6; r++) {
+            st8(c + r * ldc, acc[2 * r]);
+            st8(c + r * ldc + 8, acc[2 * r + 1]);
+        }
+    } else {
+        for (int r = 0; r < 6; r++) {
+            st8(tmp + 16 * r, acc[2 * r]);
+            st8(tmp + 16 * r + 8, acc[2 * r + 1]);
+        }
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) c[r * ldc + j] = tmp[16 * r + j];
+    }
+}
+
+// K is cut into blocks of about BK_KC so a weight micro-panel (BK_KC×16 floats) stays in L1 and
+// the block of A it meets (rows × BK_KC) in L2; partial sums wait in C between blocks.
+#define BK_KC 512
+
+void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int act,
+                    float *c, long ldc, int panel_begin, int panel_end) {
+    int panels = (n + 15) / 16;
+    const float *bias = packed + (size_t)panels * 16 * (size_t)k;
+    if (panel_end > panels) panel_end = panels;
+    // Equal block sizes, so no block is a sliver; no split up to 1.5·BK_KC.
+    int blocks = k <= BK_KC + BK_KC / 2 ? 1 : (k + BK_KC - 1) / BK_KC;
+    int p0 = 0;
+    for (int blk = 0; blk < blocks; blk++) {
+        int p1 = (int)((long)k * (blk + 1) / blocks);
+        for (int j = panel_begin; j < panel_end; j++) {
+            const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
+            int cols = n - 16 * j < 16 ? n - 16 * j : 16;
+            for (int i = 0; i < m; i += 6) {
+                int rows = m - i < 6 ? m - i : 6;
+                tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
+                          c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
+            }
+        }
+        p0 = p1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm rows.
+
+static inline __attribute__((always_inline)) void layernorm_row(const float *x, int cols, const float *w, const float *b,
+                                 float eps, float *y) {
+    v8 acc = {0};
+    int j = 0;
+    for (; j + 8 <= cols; j += 8) acc += ld8(x + j);
+    float total = hsum8(acc);
+    for (; j < cols; j++) total += x[j];
+    float mean = total / (float)cols;
+    v8 sq = {0};
+    v8 m8 = splat8(mean);
+    for (j = 0; j + 8 <= cols; j += 8) {
+        v8 d = ld8(x + j) - m8;
+        sq = d * d + sq;
+    }
+    float ss = hsum8(sq);
+    for (; j < cols; j++) {
+        float d = x[j] - mean;
+        ss += d * d;
+    }
+    // The elementwise builtin is the bare instruction (no errno path, no libm).
+    float inv = 1.0f / __builtin_elementwise_sqrt(splat8(ss / (float)cols + eps))[0];
+    v8 i8 = splat8(inv);
+    for (j = 0; j + 8 <= cols; j += 8) st8(y + j, (ld8(x + j) - m8) * i8 * ld8(w + j) + ld8(b + j));
+    for (; j < cols; j++) y[j] = (x[j] - mean) * inv * w[j] + b[j];
+}
+
+void BK_FN(bk_layernorm_rows)(const float *x, long ldx, int rows, int cols, const float *weight,
+                              const float *bias, float eps, float *y, long ldy) {
+    for (int r = 0; r < rows; r++)
+        layernorm_row(x + (size_t)r * ldx, cols, weight, bias, eps, y + (size_t)r * ldy);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise 7×7 + LayerNorm. The 7 input rows an output line needs are kept in a ring of
+// zero-padded rows laid out channel-group-major ([group][width + 6][8]): the padding makes the
+// left/right borders free (no tests in the inner loop), rows outside the image are skipped by the
+// ky bounds, each new line copies in just one new row, and a pixel is 32 bytes from the next, so
+// every input load is a constant offset folded into its FMA. A tile of XT output pixels × 8
+// channels lives in XT registers; per tap one weight vector is loaded and meets XT inputs.
+
+static inline __attribute__((always_inline)) void dw_tile(
+    int xt, const float *const *rows, int ky0, int ky1, size_t offset, const float *weight,
+    long ldw, v8 bias, float *out, long ldo, int valid) {
+    v8 acc[8];
+    for (int t = 0; t < 8; t++) acc[t] = bias;
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *row = rows[ky] + offset;
+        const float *wr = weight + (size_t)(ky * 7) * (size_t)ldw;
+#pragma clang loop unroll(full)
+        for (int kx = 0; kx < 7; kx++) {
+            v8 w = ld8(wr + (size_t)kx * (size_t)ldw);
+#pragma clang loop unroll(full)
+            for (int t = 0; t < 8; t++)
+                if (t < xt) acc[t] = ld8(row + 8 * (kx + t)) * w + acc[t];
+        }
+    }
+    if (valid == xt) {
+        for (int t = 0; t < 8; t++)
+            if (t < xt) st8(out + (size_t)t * (size_t)ldo, acc[t]);
+    } else {
+        for (int t = 0; t < valid; t++) st8(out + (size_t)t * (size_t)ldo, acc[t]);
+    }
+}
+
+static inline __attribute__((always_inline)) void dw_line_xt(
+    int xt, const float *const *rows, int ky0, int ky1, int width, int groups,
+    const float *weight, long ldw, const float *bias, float *out, long ldo) {
+    const size_t group_stride = (size_t)(width + 6) * 8;
+    for (int x0 = 0; x0 < width; x0 += xt) {
+        int valid = width - x0 < xt ? width - x0 : xt;
+        for (int g = 0; g < groups; g++) {
+            dw_tile(xt, rows, ky0, ky1, (size_t)g * group_stride + (size_t)x0 * 8, weight + 8 * g, ldw,
+                    ld8(bias + 8 * g), out + (size_t)x0 * (size_t)ldo + 8 * g, ldo, valid);
+        }
+    }
+}
+
+// Tiles of 7 when the width is a multiple of 7 (RDNet at 224: 56, 28, 14, 7), else of 8.
+static void dw_line7(const float *const *rows, int ky0, int ky1, int width, int groups,
+                     const float *weight, long ldw, const float *bias, float *out, long ldo) {
+    dw_line_xt(7, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo);
+}
+static void dw_line8(const float *const *rows, int ky0, int ky1, int width, int groups,
+                     const float *weight, long ldw, const float *bias, float *out, long ldo) {
+    dw_line_xt(8, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo);
+}
+
+// Copies image row `src` (width pixels `ld` apart) into a padded ring row.
+static void dw_load_row(const float *src, int width, long ld, int channels, float *dst) {
+    const size_t group_stride = (size_t)(width + 6) * 8;
+    int full = channels / 8, rest = channels % 8;
+    for (int x = 0; x < width; x++) {
+        const float *p = src + (size_t)x * (size_t)ld;
+        float *q = dst + (size_t)(x + 3) * 8;
+        for (int g = 0; g < full; g++) st8(q + (size_t)g * group_stride, ld8(p + 8 * g));
+        for (int j = 0; j < rest; j++) q[(size_t)full * group_stride + j] = p[8 * full + j];
+    }
+}
+
+void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
+                                 int line_begin, int line_end, const float *weight, long ldw,
+                                 const float *conv_bias, const float *ln_weight,
+                                 const float *ln_bias, float eps, float *out, long ldo,
+                                 float *scratch, bk_ring_state *ring) {
+    int groups = (channels + 7) / 8;
+    const size_t group_stride = (size_t)(width + 6) * 8;
+    const size_t row_floats = (size_t)groups * group_stride;
+    if (ring->token != ring->expected_token) {
+        // A new layer (or a new pass): the padding pixels and the lanes past `channels` must read
+        // as zero, and row copies never write them, so zero just those, once.
+        for (int slot = 0; slot < 7; slot++) {
+            float *r = scratch + (size_t)slot * row_floats;
+            for (int g = 0; g < groups; g++) {
+                float *q = r + (size_t)g * group_stride;
+                if (8 * g + 8 > channels) {
+                    for (size_t j = 0; j < group_stride; j += 8) st8(q + j, (v8){0});
+                } else {
+                    for (int j = 0; j < 3; j++) {
+                        st8(q + 8 * j, (v8){0});
+                        st8(q + (size_t)(width + 3 + j) * 8, (v8){0});
+                    }
+                }
+            }
+        }
+        ring->token = ring->expected_token;
+        ring->image = -1;
+        ring->begin = ring->end = 0;
+    }
+    for (int line = line_begin; line < line_end; line++) {
+        int n = line / height, y = line % height;
+        const float *img = input + (size_t)n * (size_t)height * (size_t)width * (size_t)ld;
+        int first = y - 3 < 0 ? 0 : y - 3;
+        int last = y + 4 > height ? height : y + 4;
+        // The ring holds rows [begin, end) of `image`; a worker moving down the image (the usual
+        // case: consecutive chunks) copies in only the rows it has not seen.
+        int have = n == ring->image && first >= ring->begin && first <= ring->end;
+        int from = have && ring->end > first ? ring->end : first;
+        for (int iy = from; iy < last; iy++)
+            dw_load_row(img + (size_t)iy * (size_t)width * (size_t)ld, width, ld, channels,
+                        scratch + (size_t)(iy % 7) * row_floats);
+        if (!have) {
+            ring->begin = first;
+            ring->end = last;
+        } else if (last > ring->end) {
+            ring->end = last;
+        }
+        if (ring->begin < ring->end - 7) ring->begin = ring->end - 7;
+        ring->image = n;
+        const float *rows[7];
+        int ky0 = y < 3 ? 3 - y : 0;
+        int ky1 = height - y + 3 < 7 ? height - y + 3 : 7;
+        for (int ky = 0; ky < 7; ky++) {
+            int iy = y + ky - 3;
+            rows[ky] = scratch + (size_t)((iy % 7 + 7) % 7) * row_floats;
+        }
+        float *o = out + (size_t)(line - line_begin) * (size_t)width * (size_t)ldo;
+        if (width % 7 == 0)
+            dw_line7(rows, ky0, ky1, width, groups, weight, ldw, conv_bias, o, ldo);
+        else
+            dw_line8(rows, ky0, ky1, width, groups, weight, ldw, conv_bias, o, ldo);
+        for (int x = 0; x < width; x++)
+            layernorm_row(o + (size_t)x * (size_t)ldo, channels, ln_weight, ln_bias, eps,
+                          o + (size_t)x * (size_t)ldo);
+    }
+}
+
+void BK_FN(bk_scale_columns)(float *x, long ldx, int rows, int cols, const float *scale) {
+    for (int r = 0; r < rows; r++) {
+        float *row = x + (size_t)r * ldx;
+        int j = 0;
+        for (; j + 8 <= cols; j += 8) st8(row + j, ld8(row + j) * ld8(scale + j));
+        for (; j < cols; j++) row[j] *= scale[j];
+    }
+}
