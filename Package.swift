@@ -30,8 +30,12 @@ let package = Package(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
 
+        // Transformer element-wise kernels in C (softmax, bias+GELU, residual+LayerNorm), with an
+        // AVX2+FMA build picked at run time and a portable one.
+        .target(name: "CTransformerKernels", path: "Sources/CTransformerKernels"),
         // Tensor, threads and the numeric kernels (GEMM through BLAS).
-        .target(name: "BirderCore", dependencies: blas, swiftSettings: strictSettings, linkerSettings: blasLinker),
+        .target(name: "BirderCore", dependencies: blas + ["CTransformerKernels"], swiftSettings: strictSettings,
+                linkerSettings: blasLinker),
         // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy.
         .target(name: "BirderIO", dependencies: ["BirderCore"], swiftSettings: strictSettings),
         // Image decoding and Birder's inference transform.
