@@ -68,15 +68,6 @@ public func multiHeadSelfAttention(
     }
 }
 
-/// Runs `body` with BLAS limited to `threads`, then restores the engine's thread count.
-/// (The BLAS thread count is process-wide: a concurrent caller's GEMMs also run single-threaded
-/// meanwhile, which costs speed, never correctness.)
-func withBLASThreads(_ threads: Int, _ body: () -> Void) {
-    BLAS.setThreads(threads)
-    body()
-    BLAS.setThreads(ComputeThreads.count)
-}
-
 /// Row softmax of `scale·x` in place, single-threaded (callers parallelise over rows or problems),
 /// max-subtracted like PyTorch, exponentials vectorised (CTransformerKernels).
 public func scaledSoftmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil,

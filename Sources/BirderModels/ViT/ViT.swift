@@ -22,8 +22,8 @@ public final class ViT: ImageEncoder {
     /// `set_dynamic_size()`); when false they are refused.
     public let dynamicSize: Bool
     public let classifier: LinearClassifier?
-    /// How attention spreads over cores.
-    public let attentionParallelism: AttentionParallelism
+    /// How the forward pass uses the cores.
+    public let threading: ViTThreading
 
     let patchEmbedding: PatchEmbedding
     let classToken: Tensor?          // D
@@ -56,7 +56,7 @@ public final class ViT: ImageEncoder {
     ///   Birder's `set_dynamic_size()` does (no antialias unless the config says so).
     public init(config: ViTConfig, binder: ParameterBinder, numClasses: Int? = nil, classNames: [String] = [],
                 size: (height: Int, width: Int) = (224, 224), adjustedSize: (height: Int, width: Int)? = nil,
-                dynamicSize: Bool = true, attentionParallelism: AttentionParallelism = .pairs) throws {
+                dynamicSize: Bool = true, threading: ViTThreading = .engine) throws {
         try config.validate()
         let d = config.hiddenDim, p = config.patchSize
         for (h, w) in [size] + (adjustedSize.map { [$0] } ?? []) {
@@ -66,7 +66,7 @@ public final class ViT: ImageEncoder {
         }
         self.config = config
         self.dynamicSize = dynamicSize
-        self.attentionParallelism = attentionParallelism
+        self.threading = threading
 
         patchEmbedding = try PatchEmbedding(binder.scope("conv_proj"), config: config)
         classToken = config.classToken ? try binder.tensor("class_token", shape: [1, 1, d]).reshaped([d]) : nil
@@ -123,21 +123,26 @@ public final class ViT: ImageEncoder {
         if newSize == size { return self }
         let position = positionEmbedding?.resized(height: newSize.height / p, width: newSize.width / p,
                                                   mode: config.posEmbedInterpolation, antialias: true)
-        return ViT(copying: self, size: newSize, positionEmbedding: position, dynamicSize: dynamicSize)
+        return ViT(copying: self, size: newSize, positionEmbedding: position, dynamicSize: dynamicSize, threading: threading)
     }
 
     /// The same network (weights shared) with dynamic input sizes switched on or off.
     public func withDynamicSize(_ dynamic: Bool) -> ViT {
-        ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamic)
+        ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamic, threading: threading)
+    }
+
+    /// The same network (weights shared) using the cores another way.
+    public func withThreading(_ threading: ViTThreading) -> ViT {
+        ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamicSize, threading: threading)
     }
 
     private init(copying other: ViT, size: (height: Int, width: Int), positionEmbedding: PositionEmbedding?,
-                 dynamicSize: Bool) {
+                 dynamicSize: Bool, threading: ViTThreading) {
         config = other.config
         self.size = size
         self.dynamicSize = dynamicSize
         classifier = other.classifier
-        attentionParallelism = other.attentionParallelism
+        self.threading = threading
         patchEmbedding = other.patchEmbedding
         classToken = other.classToken
         registerTokens = other.registerTokens
@@ -228,8 +233,11 @@ public final class ViT: ImageEncoder {
         while first < n {
             let count = min(chunk, n - first)
             batch.withUnsafeBufferPointer { images in
-                encode(images.baseAddress! + first * imageSize, images: count, height: height, width: width,
-                       position: position, scratch: scratch)
+                // .engine: the engine's threads only (see ViTThreading)
+                withBLASThreads(threading == .engine ? 1 : ComputeThreads.count) {
+                    encode(images.baseAddress! + first * imageSize, images: count, height: height, width: width,
+                           position: position, scratch: scratch)
+                }
             }
             // scratch.x: encoder output, (count·T)×D
             if embedding != nil {
@@ -257,7 +265,7 @@ public final class ViT: ImageEncoder {
 
         // Patch tokens into rows S..<T of every image, then [REG…, CLS] into rows 0..<S.
         patchEmbedding(images, batch: n, height: height, width: width, patches: scratch.hidden,
-                       tokens: x, tokensPerImage: t, firstPatchToken: s)
+                       tokens: x, tokensPerImage: t, firstPatchToken: s, threads: threading.gemmThreads)
         for image in 0..<n {
             let tokens = x + image * t * d  // T×D
             if let registerTokens { tokens.update(from: registerTokens.pointer, count: registerTokens.count) }
@@ -282,7 +290,7 @@ public final class ViT: ImageEncoder {
         residualAddLayerNormRows(x, rows: rows, columns: d, bias: nil, norm: firstBlock.norm1.into(scratch.normed))
         for (index, block) in blocks.enumerated() {
             let next = index + 1 < blocks.count ? blocks[index + 1].norm1 : nil
-            block(x, images: n, tokens: t, next: next, scratch: scratch, parallelism: attentionParallelism)
+            block(x, images: n, tokens: t, next: next, scratch: scratch, threading: threading)
         }
     }
 

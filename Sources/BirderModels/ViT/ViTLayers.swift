@@ -11,6 +11,17 @@ import BirderCore
 // Token matrices are (N·T)×D row-major, image-major, tokens ordered [REG…, CLS, PATCH (row-major)…].
 // Linear weights stay in PyTorch's out×in layout; GEMMs read them transposed.
 
+/// How a ViT forward pass uses the cores.
+public enum ViTThreading: Sendable {
+    /// Every thread is the engine's: each linear layer's rows split over the threads with BLAS
+    /// single-threaded, attention parallel over (image, head). Nothing spins between GEMMs.
+    case engine
+    /// BLAS threads each GEMM itself; attention pairs run one after another.
+    case blas
+
+    var gemmThreads: Int { self == .engine ? ComputeThreads.count : 1 }
+}
+
 extension Tensor {
     /// The first element; valid while the tensor lives (model tensors live as long as the model).
     var pointer: UnsafePointer<Float> { UnsafePointer(storage.baseAddress) }
@@ -32,15 +43,16 @@ struct PatchEmbedding: Sendable {
     /// images N×H×W×3 → each image's L patch tokens, written to rows S..<T of its T×D block.
     func callAsFunction(_ images: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
                         patches: UnsafeMutablePointer<Float>,  // (N·L)×K scratch
-                        tokens: UnsafeMutablePointer<Float>, tokensPerImage: Int, firstPatchToken: Int) {
+                        tokens: UnsafeMutablePointer<Float>, tokensPerImage: Int, firstPatchToken: Int,
+                        threads: Int) {
         let d = weight.shape[0], k = weight.shape[1]
         let l = (height / patchSize) * (width / patchSize)
         extractPatchesNHWC(images, batch: batch, height: height, width: width, channels: 3, patch: patchSize,
                            output: patches)
         for n in 0..<batch {
-            // L×D = (L×K)·(D×K)ᵀ
-            gemm(.none, .transposed, m: l, n: d, k: k, a: patches + n * l * k, lda: k, b: weight.pointer, ldb: k,
-                 c: tokens + (n * tokensPerImage + firstPatchToken) * d, ldc: d)
+            // L×D = (L×K)·(D×K)ᵀ, into the image's patch rows
+            linearRows(patches + n * l * k, rows: l, inputs: k, weight: weight.pointer, outputs: d, bias: nil,
+                       output: tokens + (n * tokensPerImage + firstPatchToken) * d, threads: threads)
         }
     }
 }
@@ -89,25 +101,24 @@ struct Attention: Sendable {
     /// normed (N·T)×D → attended (N·T)×D, the heads concatenated, before `proj`.
     func attend(_ normed: UnsafePointer<Float>, images: Int, tokens: Int,
                 qkv: UnsafeMutablePointer<Float>,  // (N·T)×3D scratch
-                attended: UnsafeMutablePointer<Float>, parallelism: AttentionParallelism) {
+                attended: UnsafeMutablePointer<Float>, threading: ViTThreading) {
         let d = projWeight.shape[0], rows = images * tokens
-        // (N·T)×3D = normed·Wqkvᵀ (+ b)
-        gemm(.none, .transposed, m: rows, n: 3 * d, k: d, a: normed, lda: d, b: qkvWeight.pointer, ldb: d,
-             c: qkv, ldc: 3 * d)
-        if let qkvBias { residualAddLayerNormRows(qkv, rows: rows, columns: 3 * d, bias: qkvBias.pointer, norm: nil) }
+        // (N·T)×3D = normed·Wqkvᵀ + b
+        linearRows(normed, rows: rows, inputs: d, weight: qkvWeight.pointer, outputs: 3 * d, bias: qkvBias?.pointer,
+                   output: qkv, threads: threading.gemmThreads)
         let headDim = d / heads
         // per (image, head): softmax(q·kᵀ/√d)·v, T×d into the head's columns of attended
         multiHeadSelfAttention(qkv: qkv, batch: images, tokens: tokens, heads: heads, headDim: headDim,
                                scale: Float(1 / Double(headDim).squareRoot()), output: attended,
-                               parallelism: parallelism)
+                               parallelism: threading == .engine ? .pairs : .blas)
     }
 
-    /// attended·Wprojᵀ: accumulated into `residual` (beta 1) or written to `output`; bias left to the caller.
+    /// attended·Wprojᵀ: accumulated into `residual` or written to `output`; bias left to the caller.
     func project(_ attended: UnsafePointer<Float>, rows: Int, accumulateInto residual: UnsafeMutablePointer<Float>?,
-                 output: UnsafeMutablePointer<Float>) {
+                 output: UnsafeMutablePointer<Float>, threading: ViTThreading) {
         let d = projWeight.shape[0]
-        gemm(.none, .transposed, m: rows, n: d, k: d, a: attended, lda: d, b: projWeight.pointer, ldb: d,
-             beta: residual == nil ? 0 : 1, c: residual ?? output, ldc: d)
+        linearRows(attended, rows: rows, inputs: d, weight: projWeight.pointer, outputs: d, bias: nil,
+                   accumulate: residual != nil, output: residual ?? output, threads: threading.gemmThreads)
     }
 }
 
@@ -131,13 +142,16 @@ struct MLP: Sendable {
     /// normed (N·T)×D → hidden (N·T)×M = GELU(normed·W1ᵀ + b1) → hidden·W2ᵀ, accumulated into
     /// `residual` (beta 1) or written to `output`; the second bias is left to the caller.
     func callAsFunction(_ normed: UnsafePointer<Float>, rows: Int, hidden: UnsafeMutablePointer<Float>,
-                        accumulateInto residual: UnsafeMutablePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+                        accumulateInto residual: UnsafeMutablePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                        threading: ViTThreading) {
         let d = fc2Weight.shape[0], m = fc1Weight.shape[0]
-        gemm(.none, .transposed, m: rows, n: m, k: d, a: normed, lda: d, b: fc1Weight.pointer, ldb: d,
-             c: hidden, ldc: m)
-        addBiasGELURows(hidden, rows: rows, columns: m, bias: fc1Bias.pointer, kind: activation)
-        gemm(.none, .transposed, m: rows, n: d, k: m, a: hidden, lda: m, b: fc2Weight.pointer, ldb: m,
-             beta: residual == nil ? 0 : 1, c: residual ?? output, ldc: d)
+        // (N·T)×M = GELU(normed·W1ᵀ + b1)
+        linearRows(normed, rows: rows, inputs: d, weight: fc1Weight.pointer, outputs: m, bias: fc1Bias.pointer,
+                   output: hidden, threads: threading.gemmThreads)
+        addBiasGELURows(hidden, rows: rows, columns: m, bias: nil, kind: activation)
+        // (N·T)×D = hidden·W2ᵀ
+        linearRows(hidden, rows: rows, inputs: m, weight: fc2Weight.pointer, outputs: d, bias: nil,
+                   accumulate: residual != nil, output: residual ?? output, threads: threading.gemmThreads)
     }
 }
 
@@ -163,21 +177,23 @@ struct EncoderBlock: Sendable {
     /// x (N·T)×D updated in place. On entry `normed` holds norm1(x); on exit it holds
     /// `next`(x) (the next block's norm1) when `next` is given.
     func callAsFunction(_ x: UnsafeMutablePointer<Float>, images: Int, tokens: Int, next: LayerNorm?,
-                        scratch: ViTScratch, parallelism: AttentionParallelism) {
+                        scratch: ViTScratch, threading: ViTThreading) {
         let rows = images * tokens
         let normed = scratch.normed, branch = scratch.qkv  // qkv is free once attention has read it
 
         // x = x + ls1 · (attn(norm1(x))·Wprojᵀ + b);  normed = norm2(x)
         attention.attend(normed, images: images, tokens: tokens, qkv: scratch.qkv, attended: scratch.attended,
-                         parallelism: parallelism)
-        attention.project(scratch.attended, rows: rows, accumulateInto: layerScale1 == nil ? x : nil, output: branch)
+                         threading: threading)
+        attention.project(scratch.attended, rows: rows, accumulateInto: layerScale1 == nil ? x : nil, output: branch,
+                          threading: threading)
         residualAddLayerNormRows(x, rows: rows, columns: norm2.weight.count,
                                  branch: layerScale1 == nil ? nil : UnsafePointer(branch),
                                  bias: attention.projBias.pointer, gamma: layerScale1?.pointer,
                                  norm: norm2.into(normed))
 
         // x = x + ls2 · (mlp(norm2(x)) + b);  normed = next(x)
-        mlp(normed, rows: rows, hidden: scratch.hidden, accumulateInto: layerScale2 == nil ? x : nil, output: branch)
+        mlp(normed, rows: rows, hidden: scratch.hidden, accumulateInto: layerScale2 == nil ? x : nil, output: branch,
+            threading: threading)
         residualAddLayerNormRows(x, rows: rows, columns: norm2.weight.count,
                                  branch: layerScale2 == nil ? nil : UnsafePointer(branch),
                                  bias: mlp.fc2Bias.pointer, gamma: layerScale2?.pointer,
