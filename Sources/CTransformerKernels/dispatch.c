@@ -52,3 +52,5 @@ void tk_residual_layernorm_rows(float *x, long ldx, int rows, int cols, const fl
 }
 
 void tk_exp(float *x, long count) { PICK(tk_exp, x, count); }
+
+long tk_fetch_add(long *counter, long value) { return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED); }

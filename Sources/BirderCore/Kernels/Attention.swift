@@ -31,10 +31,14 @@ public func multiHeadSelfAttention(
     // tokens×tokens scores per worker
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: workers * tokens * tokens)
     defer { scores.deallocate() }
+    // the next pair to solve, shared by the workers
+    let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    next.initialize(to: 0)
+    defer { next.deallocate() }
 
-    let shared = UncheckedSendable((qkv, output, scores))
+    let shared = UncheckedSendable((qkv, output, scores, next))
     let solve = { (pair: Int, scratch: UnsafeMutablePointer<Float>) in
-        let (qkv, output, _) = shared.value
+        let (qkv, output, _, _) = shared.value
         let image = pair / heads, head = pair % heads
         let rows = qkv + image * tokens * rowStride
         let q = rows + head * headDim              // tokens×headDim, ld 3·width
@@ -57,11 +61,12 @@ public func multiHeadSelfAttention(
         parallelFor(workers, grain: 1, threads: workers) { range in
             for worker in range {
                 let scratch = shared.value.2 + worker * tokens * tokens
-                // Static interleaved assignment: every pair costs the same.
-                var pair = worker
-                while pair < pairs {
+                // Pairs handed out one at a time: a worker delayed by another process on its
+                // core does not hold the others up at the end.
+                while true {
+                    let pair = tk_fetch_add(shared.value.3, 1)
+                    if pair >= pairs { break }
                     solve(pair, scratch)
-                    pair += workers
                 }
             }
         }

@@ -1,5 +1,14 @@
 public import BirderCore
 
+// Shape legend (ViT-B/16 at 224×224 in brackets):
+//   N  images                      H×W  input size, multiples of P
+//   P  patch size [16]             h×w  patch grid H/P × W/P [14×14]
+//   L  patch tokens h·w [196]      S    special tokens: R register + class [1]
+//   T  tokens per image S+L [197]  D    width [768]
+//   A  heads [12]                  d    head width D/A [64]
+//   M  MLP width [3072]            K    patch length P·P·3 [768]
+// Token matrices are (N·T)×D row-major, image-major, tokens ordered [REG…, CLS, PATCH (row-major)…].
+
 /// Birder's ViT (`birder/net/vit.py`) for the plain configurations of `ViTConfig`, notably
 /// `vit_b16_pn`, the BioCLIP image encoder of `vit_b16_pn_bioclip-v1`.
 ///
@@ -12,7 +21,7 @@ public import BirderCore
 ///       → norm → class token (or mean of patch tokens)  = embedding N×D
 ///       → classifier → softmax                          = probabilities N×C
 ///
-/// Shapes follow the legend in ViTLayers.swift. Immutable after construction and safe to share
+/// Immutable after construction and safe to share
 /// between threads: every call allocates its own scratch memory.
 public final class ViT: ImageEncoder {
     public let config: ViTConfig
@@ -266,14 +275,14 @@ public final class ViT: ImageEncoder {
         // Patch tokens into rows S..<T of every image, then [REG…, CLS] into rows 0..<S.
         patchEmbedding(images, batch: n, height: height, width: width, patches: scratch.hidden,
                        tokens: x, tokensPerImage: t, firstPatchToken: s, threads: threading.gemmThreads)
+        let allPositions = config.posEmbedSpecialTokens ? position?.allRows : nil  // T×D
         for image in 0..<n {
             let tokens = x + image * t * d  // T×D
             if let registerTokens { tokens.update(from: registerTokens.pointer, count: registerTokens.count) }
             if let classToken { (tokens + config.numRegTokens * d).update(from: classToken.pointer, count: d) }
             // + conv bias on patches; + pos_embedding on all T rows (or on patches only)
-            if let position, config.posEmbedSpecialTokens {
-                let rows = position.allRows  // T×D
-                residualAddLayerNormRows(tokens, rows: t, columns: d, branch: rows.pointer, bias: nil, norm: nil)
+            if let allPositions {
+                residualAddLayerNormRows(tokens, rows: t, columns: d, branch: allPositions.pointer, bias: nil, norm: nil)
                 if let bias = patchEmbedding.bias {
                     addBiasRows(tokens + s * d, rows: l, columns: d, bias: bias.pointer)
                 }

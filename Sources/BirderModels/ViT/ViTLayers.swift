@@ -1,20 +1,14 @@
 import BirderCore
 
 // The layers of Birder's ViT (birder/net/vit.py), one struct each, bound by checkpoint name.
-// Shape legend (ViT-B/16 at 224×224 in brackets):
-//   N  images                      H×W  input size, multiples of P
-//   P  patch size [16]             h×w  patch grid H/P × W/P [14×14]
-//   L  patch tokens h·w [196]      S    special tokens: R register + class [1]
-//   T  tokens per image S+L [197]  D    width [768]
-//   A  heads [12]                  d    head width D/A [64]
-//   M  MLP width [3072]            K    patch length P·P·3 [768]
-// Token matrices are (N·T)×D row-major, image-major, tokens ordered [REG…, CLS, PATCH (row-major)…].
-// Linear weights stay in PyTorch's out×in layout; GEMMs read them transposed.
+// Shapes: see the legend at the top of ViT.swift. Linear weights stay in PyTorch's out×in
+// layout; GEMMs read them transposed.
 
 /// How a ViT forward pass uses the cores.
 public enum ViTThreading: Sendable {
-    /// Every thread is the engine's: each linear layer's rows split over the threads with BLAS
-    /// single-threaded, attention parallel over (image, head). Nothing spins between GEMMs.
+    /// Every thread is the engine's: each linear layer split over the threads (token rows or
+    /// output columns) with BLAS single-threaded, attention parallel over (image, head) pairs.
+    /// Nothing spins between GEMMs.
     case engine
     /// BLAS threads each GEMM itself; attention pairs run one after another.
     case blas

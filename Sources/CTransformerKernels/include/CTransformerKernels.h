@@ -31,6 +31,10 @@ void tk_residual_layernorm_rows(float *x, long ldx, int rows, int cols, const fl
                                 const float *bias, const float *gamma, const float *ln_weight,
                                 const float *ln_bias, float eps, float *out, long ldo);
 
+/// Atomically adds `value` to *counter and returns the previous value (work sharing between the
+/// Swift workers without the Synchronization module, which older macOS lacks).
+long tk_fetch_add(long *counter, long value);
+
 /// e^x for `count` floats in place (the softmax's exponential, exposed for tests).
 void tk_exp(float *x, long count);
 
