@@ -31,11 +31,13 @@ let package = Package(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
-        // Hot loops in C (packed GEMM with fused epilogues, depthwise conv, LayerNorm), with an
-        // AVX2+FMA build picked at run time and a portable one.
+        // Hot loops in C, each with an AVX2+FMA build picked at run time and a portable one:
+        // convolution kernels (packed GEMM with fused epilogues, depthwise conv, LayerNorm) and
+        // transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
         .target(name: "CBirderKernels", path: "Sources/CBirderKernels"),
+        .target(name: "CTransformerKernels", path: "Sources/CTransformerKernels"),
         // Tensor, threads and the numeric kernels (GEMM through BLAS).
-        .target(name: "BirderCore", dependencies: blas + ["CBirderKernels"], swiftSettings: strictSettings,
+        .target(name: "BirderCore", dependencies: blas + ["CBirderKernels", "CTransformerKernels"], swiftSettings: strictSettings,
                 linkerSettings: blasLinker),
         // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy.
         .target(name: "BirderIO", dependencies: ["BirderCore"], swiftSettings: strictSettings),
