@@ -119,8 +119,11 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
 }
 
 // K is cut into blocks of about BK_KC so a weight micro-panel (BK_KC×16 floats) stays in L1 and
-// the block of A it meets (rows × BK_KC) in L2; partial sums wait in C between blocks.
+// the block of A it meets (rows × BK_KC) in L2. Panels are the outer loop: a panel's column of C
+// tiles (rows × 16) holds the partial sums between K blocks and stays in cache meanwhile.
+#ifndef BK_KC
 #define BK_KC 512
+#endif
 
 void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int act,
                     float *c, long ldc, int panel_begin, int panel_end) {
@@ -129,19 +132,19 @@ void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *
     if (panel_end > panels) panel_end = panels;
     // Equal block sizes, so no block is a sliver; no split up to 1.5·BK_KC.
     int blocks = k <= BK_KC + BK_KC / 2 ? 1 : (k + BK_KC - 1) / BK_KC;
-    int p0 = 0;
-    for (int blk = 0; blk < blocks; blk++) {
-        int p1 = (int)((long)k * (blk + 1) / blocks);
-        for (int j = panel_begin; j < panel_end; j++) {
+    for (int j = panel_begin; j < panel_end; j++) {
+        int cols = n - 16 * j < 16 ? n - 16 * j : 16;
+        int p0 = 0;
+        for (int blk = 0; blk < blocks; blk++) {
+            int p1 = (int)((long)k * (blk + 1) / blocks);
             const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
-            int cols = n - 16 * j < 16 ? n - 16 * j : 16;
             for (int i = 0; i < m; i += 6) {
                 int rows = m - i < 6 ? m - i : 6;
                 tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
                           c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
             }
+            p0 = p1;
         }
-        p0 = p1;
     }
 }
 

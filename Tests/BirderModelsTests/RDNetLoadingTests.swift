@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import BirderCore
-import BirderModels
+@testable import BirderModels
 import BirderTestSupport
 
 /// An in-memory state dict: names and shapes from a fixture listing, zero-valued tensors (the
@@ -169,5 +169,21 @@ struct ListedSource: ParameterSource {
         source.remove("classifier.bias")
         let net = try RDNet(config: config, binder: ParameterBinder(source: source))
         #expect(net.classifier?.bias.scalars.allSatisfy { $0 == 0 } == true)
+    }
+}
+
+@Suite struct RDNetChunkPlanTests {
+    @Test(arguments: [(448, 56), (56, 7), (7, 7), (14, 14), (112, 14), (1, 7), (64, 256)])
+    func chunksCoverEveryLineOnce(lines: Int, width: Int) {
+        for workers in [1, 2, 3, 16] {
+            let plan = ChunkPlan(lines: lines, width: width, workers: workers)
+            let ranges = (0..<plan.count).map(plan.lines(of:))
+            #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == lines)
+            #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && !$1.isEmpty })
+            // Never more rows than the target unless a single line is wider; enough chunks to share.
+            #expect(plan.linesPerChunk * width <= max(ChunkPlan.targetRows, width, ChunkPlan.minimumRows + width))
+            if lines * width >= 2 * workers * ChunkPlan.targetRows { #expect(plan.count >= 2 * workers) }
+            if workers > 1 && lines >= 2 { #expect(plan.count >= 2) }
+        }
     }
 }

@@ -74,18 +74,24 @@ final class Workspace {
 }
 
 /// How the lines of one resolution are cut into work chunks: whole lines, about `targetRows`
-/// pixels each (a chunk's a1/a2 then stay in L2/L3 between the three kernels of a block), but at
-/// least two chunks per worker where there are enough lines, so the workers stay balanced.
+/// pixels each (a chunk's a1/a2 then stay in L2/L3 between the three kernels of a block). Where
+/// that gives fewer than two chunks per worker, chunks shrink to balance the workers, but not
+/// below about `minimumRows` pixels (a GEMM on a handful of rows wastes most of its 6-row tiles).
 struct ChunkPlan {
     let lines: Int, linesPerChunk: Int
 
     static let targetRows = 168
+    static let minimumRows = 48
 
     init(lines: Int, width: Int, workers: Int) {
         self.lines = lines
+        func ceil(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
         var perChunk = max(1, ChunkPlan.targetRows / width)
-        let wanted = 2 * workers
-        if (lines + perChunk - 1) / perChunk < wanted { perChunk = max(1, lines / wanted) }
+        if ceil(lines, perChunk) < 2 * workers {
+            let balanced = ceil(lines, 2 * workers)
+            let floor = min(ceil(ChunkPlan.minimumRows, width), ceil(lines, workers))
+            perChunk = max(1, balanced, floor)
+        }
         linesPerChunk = perChunk
     }
 
