@@ -69,6 +69,6 @@ let package = Package(
         .testTarget(name: "BirderModelsTests", dependencies: ["BirderModels", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderEvalTests", dependencies: ["BirderEval", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "BirderCLITests", dependencies: ["BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BirderCLITests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
     ]
 )

@@ -5,7 +5,13 @@ struct BirderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "birder",
         abstract: "Run Birder's biodiversity image models natively: predictions, embeddings, feature maps.",
-        subcommands: [InfoCommand.self])
+        discussion: """
+        Start with:
+          birder download rdnet_t_ibot-bioscan5m --head species
+          birder predict photos/ --model rdnet_t_ibot-bioscan5m --head species
+          birder embed photos/ --model rdnet_t_ibot-bioscan5m --output embeddings.npy
+        """,
+        subcommands: [PredictCommand.self, EmbedCommand.self, FeaturesCommand.self, DownloadCommand.self, ModelsCommand.self, InfoCommand.self, BenchCommand.self])
 }
 
 BirderCommand.main()

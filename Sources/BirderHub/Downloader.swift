@@ -52,6 +52,10 @@ public struct Downloader: Sendable {
                 break
             } catch let error as DownloadError where error.isRetryable {
                 lastError = error
+            } catch {
+                // Only an interrupted transfer is worth keeping (to resume); a refused one is not.
+                try? fm.removeItem(at: partial)
+                throw error
             }
         }
         if let lastError { throw lastError }

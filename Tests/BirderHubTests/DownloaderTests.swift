@@ -95,3 +95,21 @@ import BirderTestSupport
         #expect(!model.sizeIsPlausible(1_000))
     }
 }
+
+extension DownloaderTests {
+    /// A refused transfer (wrong size announced, HTTP error) leaves no partial file behind.
+    @Test func refusedTransfersLeaveNoPartialFile() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload)])
+        defer { server.stop() }
+        let dir = try temporaryDirectory()
+        let dest = dir.appendingPathComponent("m.pt")
+        _ = #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest,
+                                      expecting: .init(sha256: sha, plausibleSize: { _ in false }))
+        }
+        _ = #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/gone.pt")!, to: dest, expecting: .init())
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Birder
+import Foundation
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embeddings of images (the encoder's pooled features), one row per image in input order.",
+        discussion: """
+        The output format follows the file extension:
+          .npy          float32 N×D, C order, little-endian, plus FILE.samples.txt (one path per row)
+          .csv          Birder's embeddings CSV: sample, then columns 0…D-1
+          .safetensors  tensor "embedding" N×D; the sample list as JSON in the metadata key "samples"
+        Unreadable images are reported on stderr and left out (exit status 1).
+
+        Example:
+          birder embed photos/ --model rdnet_t_ibot-bioscan5m --output embeddings.npy
+        """)
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var input: InputOptions
+
+    @Option(name: .long, help: "Output file: .npy, .csv or .safetensors.")
+    var output: String
+
+    enum Kind { case npy, csv, safetensors }
+
+    var kind: Kind? {
+        switch (output as NSString).pathExtension.lowercased() {
+        case "npy": return .npy
+        case "csv": return .csv
+        case "safetensors": return .safetensors
+        default: return nil
+        }
+    }
+
+    func validate() throws {
+        guard kind != nil else { throw ValidationError("--output must end in .npy, .csv or .safetensors") }
+        guard model.head.isEmpty else { throw ValidationError("embed takes no --head (heads act on embeddings)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let (path, network) = try model.resolveCheckpoint()
+            let paths = try input.collectPaths()
+            // Refuse an unwritable destination before any work.
+            let probe = try OutputSink(path: output)
+            probe.discard()
+            let loaded = try LoadedModel.load(path: path, network: network)
+            let width = loaded.encoder.embeddingSize
+            var samples: [String] = []
+            var rows: [Float] = []
+            let failed = try InferenceRunner(model: loaded, input: input, paths: paths).run(label: "embed") { indices, batch in
+                let embeddings = try loaded.encoder.embedding(batch)
+                samples += indices.map { paths[$0] }
+                rows += embeddings.scalars
+            }
+            let matrix = Tensor(shape: [samples.count, width], values: rows)
+            switch kind! {
+            case .npy:
+                let list = try OutputSink(path: output + ".samples.txt")
+                try list.write(samples.map { $0 + "\n" }.joined())
+                try NPY.write(matrix, to: output)
+                try list.commit()
+            case .csv:
+                let sink = try OutputSink(path: output)
+                try sink.write((["sample"] + (0..<width).map(String.init)).joined(separator: ",") + "\n")
+                for (row, sample) in samples.enumerated() {
+                    let values = rows[(row * width)..<((row + 1) * width)].map { "\($0)" }
+                    try sink.write(([csvField(sample)] + values).joined(separator: ",") + "\n")
+                }
+                try sink.commit()
+            case .safetensors:
+                let list = try JSONSerialization.data(withJSONObject: samples, options: [.withoutEscapingSlashes])
+                try Safetensors.write(StateDict(float32: [("embedding", matrix)]),
+                                      metadata: ["samples": String(decoding: list, as: UTF8.self), "network": network],
+                                      to: output)
+            }
+            Terminal.note("\(output): \(samples.count)×\(width) embeddings")
+            if failed > 0 { throw CLIError.someInputsFailed(failed) }
+        }
+    }
+}

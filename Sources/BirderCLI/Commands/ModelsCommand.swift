@@ -1,0 +1,58 @@
+import ArgumentParser
+import Birder
+import Foundation
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List the known pretrained models and whether each is present locally.",
+        discussion: "Example:\n  birder models --verify")
+
+    @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
+    var modelsDir: String?
+
+    @Flag(name: .long, help: "Check the SHA-256 of every present file (reads each file once).")
+    var verify = false
+
+    @Flag(name: .long, help: "One JSON object per model, as a JSON array.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let directory = modelsDir ?? ProcessInfo.processInfo.environment["BIRDER_MODELS_DIR"] ?? "models"
+            var rows: [[String: Any]] = []
+            for model in PretrainedModel.catalog.sorted(by: { $0.name < $1.name }) {
+                let path = (directory as NSString).appendingPathComponent(model.fileName)
+                var status = "missing"
+                if FileManager.default.fileExists(atPath: path) {
+                    status = "present"
+                    if verify {
+                        status = try Downloader.sha256(of: URL(fileURLWithPath: path)) == model.sha256 ? "verified" : "corrupt"
+                    }
+                }
+                let heads = model.heads.filter {
+                    FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(model.headFileName($0)))
+                }
+                rows.append(["name": model.name, "network": model.network, "resolution": model.resolution,
+                             "size_mb": model.fileSizeMB, "status": status, "path": path,
+                             "heads": model.heads, "heads_present": heads])
+            }
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            print("name".padding(toLength: 34, withPad: " ", startingAt: 0) + "network".padding(toLength: 12, withPad: " ", startingAt: 0)
+                  + "input    size      status")
+            for row in rows {
+                let resolution = (row["resolution"] as! [Int]).map(String.init).joined(separator: "×")
+                print((row["name"] as! String).padding(toLength: 34, withPad: " ", startingAt: 0)
+                      + (row["network"] as! String).padding(toLength: 12, withPad: " ", startingAt: 0)
+                      + resolution.padding(toLength: 9, withPad: " ", startingAt: 0)
+                      + String(format: "%6.1f MB ", row["size_mb"] as! Double)
+                      + (row["status"] as! String))
+            }
+            print("models directory: \(directory)")
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import BirderIO
+import BirderTestSupport
+
+/// The built `birder` executable on a tiny Birder-written checkpoint and real photos (one of them
+/// truncated); numbers are compared with Birder 0.8.4's (tools/reference/make_cli_fixtures.py).
+@Suite(.serialized) struct CLIEndToEndTests {
+    struct Expected: Decodable {
+        struct Image: Decodable {
+            let sample: String
+            let embedding: [Float]
+            let probabilities: [Float]
+            let head_probabilities: [Float]
+        }
+        let classes: [String]
+        let head_classes: [String]
+        let embedding_size: Int
+        let images: [Image]
+    }
+
+    let expected: Expected
+    let photos = Fixtures.path("cli/photos")
+    let model = Fixtures.path("cli/models/rdnet_t_tiny-test.pt")
+
+    init() throws { expected = try Fixtures.json(Expected.self, "cli/expected.json") }
+
+    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        let (diff, ref) = maxAbsDifference(a, b)
+        return diff / max(ref, 1e-12)
+    }
+
+    @Test func predictWithAHeadAsJSON() throws {
+        let result = try BirderProcess.run(["predict", photos, "--model", model, "--head", "order", "--top-k", "5",
+                                            "--format", "json", "--threads", "2"])
+        // One unreadable image: reported, skipped, exit status 1.
+        #expect(result.status == 1)
+        let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errorLines.count == 2)
+        #expect(errorLines.first?.hasPrefix("error: \(photos)/insects/d_truncated.jpg: ") == true)
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        #expect(objects.map { $0["sample"] as? String } == expected.images.map { "\(photos)/\($0.sample)" })
+        for (object, reference) in zip(objects, expected.images) {
+            let predictions = try #require((object["predictions"] as? [String: Any])?["order"] as? [[String: Any]])
+            #expect(predictions.count == 5)
+            var probabilities = [Float](repeating: 0, count: 5)
+            for entry in predictions {
+                let index = try #require(entry["index"] as? Int)
+                probabilities[index] = Float(try #require(entry["probability"] as? Double))
+                #expect(entry["class"] as? String == expected.head_classes[index])
+            }
+            let error = relativeError(probabilities, reference.head_probabilities)
+            print("predict --head order, \(reference.sample): max |Δ| / max |ref| = \(error)")
+            #expect(error <= 1e-4)
+            let ranked = predictions.compactMap { $0["probability"] as? Double }
+            #expect(ranked == ranked.sorted(by: >))
+        }
+    }
+
+    @Test func predictThroughTheClassifierAsCSV() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("predictions.csv").path
+        let result = try BirderProcess.run(["predict", "\(photos)/a_chelsea.jpg", "\(photos)/insects/b_coffee.png",
+                                            "--model", model, "--top-k", "2", "--output", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.first == "sample,head,prediction,class_0,prob_0,idx_0,class_1,prob_1,idx_1")
+        #expect(lines.count == 3)
+        for (line, reference) in zip(lines.dropFirst(), expected.images.prefix(2)) {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            #expect(fields[0] == "\(photos)/\(reference.sample)")
+            #expect(fields[1] == "classifier")
+            let best = reference.probabilities.indices.max { reference.probabilities[$0] < reference.probabilities[$1] }!
+            #expect(fields[2] == expected.classes[best])
+            #expect(Int(fields[5]) == best)
+            #expect(abs(Float(fields[4])! - reference.probabilities[best]) <= 1e-4)
+        }
+    }
+
+    @Test func embedWritesNpyWithSamples() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("embeddings.npy").path
+        let result = try BirderProcess.run(["embed", photos, "--model", model, "--output", output, "--batch-size", "2"])
+        #expect(result.status == 1)
+        let matrix = try NPY.readFloat32(output)
+        #expect(matrix.shape == [3, expected.embedding_size])
+        let error = relativeError(matrix.scalars, expected.images.flatMap(\.embedding))
+        print("embed: max |Δ| / max |ref| = \(error)")
+        #expect(error <= 1e-4)
+        let samples = try String(contentsOfFile: output + ".samples.txt", encoding: .utf8)
+        #expect(samples == expected.images.map { "\(photos)/\($0.sample)\n" }.joined())
+    }
+
+    @Test(arguments: ["csv", "safetensors"])
+    func embedOtherFormats(ext: String) throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("embeddings.\(ext)").path
+        let result = try BirderProcess.run(["embed", "\(photos)/a_chelsea.jpg", "--model", model, "--output", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let values: [Float]
+        if ext == "csv" {
+            let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            #expect(lines[0] == (["sample"] + (0..<expected.embedding_size).map(String.init)).joined(separator: ","))
+            values = lines[1].split(separator: ",").dropFirst().map { Float($0)! }
+        } else {
+            let file = try Safetensors.load(output)
+            values = try file.tensors.float32Tensor(named: "embedding").scalars
+            #expect(file.metadata["samples"] == "[\"\(photos)/a_chelsea.jpg\"]")
+        }
+        #expect(relativeError(values, expected.images[0].embedding) <= 1e-4)
+    }
+
+    @Test func featuresWritesEveryStage() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("features.safetensors").path
+        let result = try BirderProcess.run(["features", "\(photos)/a_chelsea.jpg", "--model", model, "--output", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let file = try Safetensors.load(output)
+        // The tiny config has two dense stages and one downsampling: stage1 at stride 4, stage2 at 8.
+        #expect(file.tensors.shape(of: "stage1") == [1, 16, 16, 16])
+        #expect(file.tensors.shape(of: "stage2") == [1, 24, 8, 8])
+    }
+
+    @Test func wrongHeadWidthIsAUsageError() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("p.csv").path
+        let result = try BirderProcess.run(["predict", photos, "--model", model,
+                                            "--head", Fixtures.path("cli/models/wrong-width.head.pt"), "--output", output])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("takes \(expected.embedding_size + 1)-wide embeddings"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func unknownModelAndUnwritableOutput() throws {
+        let unknown = try BirderProcess.run(["predict", photos, "--model", "no_such_model"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.hasPrefix("error: unknown model 'no_such_model'"))
+        let unwritable = try BirderProcess.run(["embed", photos, "--model", model, "--output", "/nonexistent/dir/e.npy"])
+        #expect(unwritable.status == 2)
+        #expect(unwritable.stderr.contains("/nonexistent/dir"))
+        let missing = try BirderProcess.run(["predict", photos, "--model", "rdnet_t_ibot-bioscan5m", "--models-dir", "/nonexistent"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("birder download rdnet_t_ibot-bioscan5m"))
+    }
+
+    @Test func infoReportsTheCheckpoint() throws {
+        let result = try BirderProcess.run(["info", model, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["num_classes"] as? Int == 4)
+        #expect(object["input_size"] as? [Int] == [64, 64])
+        let hostile = try BirderProcess.run(["info", Fixtures.path("io/hostile_os_system.pt")])
+        #expect(hostile.status != 0)
+        #expect(hostile.stderr.contains("os"))
+    }
+
+    @Test func benchReportsImagesPerSecond() throws {
+        let result = try BirderProcess.run(["bench", "--network", "rdnet_t", "--batch-size", "1", "--iterations", "1",
+                                            "--size", "64", "--size", "64", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((object["images_per_second"] as? Double ?? 0) > 0)
+        #expect(object["network"] as? String == "rdnet_t")
+    }
+
+    @Test func downloadRefusesAForgedFileAndLeavesNothing() throws {
+        let forged = [UInt8](repeating: 7, count: 4096)
+        let server = try LoopbackHTTPServer(routes: [
+            "/birder-project/rdnet_t_ibot-bioscan5m/resolve/main/rdnet_t_ibot-bioscan5m.pt": .init(body: forged)])
+        defer { server.stop() }
+        let dir = try BirderProcess.temporaryDirectory()
+        let result = try BirderProcess.run(["download", "rdnet_t_ibot-bioscan5m", "--models-dir", dir.path],
+                                           environment: ["BIRDER_HUB_URL": server.baseURL])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("not the published size"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        let models = try BirderProcess.run(["models", "--json", "--models-dir", dir.path])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(models.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.contains { $0["name"] as? String == "rdnet_t_ibot-bioscan5m" && $0["status"] as? String == "missing" })
+    }
+}
