@@ -26,6 +26,7 @@ final class ProgressBar: @unchecked Sendable {
     private let unit: String
     private let start = Date()
     private var lastDraw = Date.distantPast
+    private var lastDrawn: Int64 = -1
     private let lock = NSLock()
     private let enabled: Bool
 
@@ -42,7 +43,9 @@ final class ProgressBar: @unchecked Sendable {
             let now = Date()
             let interval = Terminal.stderrIsTTY ? 0.1 : 5
             guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
+            guard done != lastDrawn else { return }
             lastDraw = now
+            lastDrawn = done
             let elapsed = max(now.timeIntervalSince(start), 1e-6)
             let rate = Double(done) / elapsed
             var line = "\(label) \(ProgressBar.amount(done, unit))"
