@@ -10,12 +10,20 @@ struct BenchCommand: ParsableCommand {
         Reports the median images/second over the timed iterations after two warm-up passes.
         tools/bench/bench_models.py runs this beside PyTorch and ONNX Runtime.
 
-        Example:
+        Examples:
           birder bench --network rdnet_t --batch-size 8 --iterations 10
+          birder bench --image photo.jpg --iterations 50
         """)
 
+    func validate() throws {
+        guard (network == nil) != (image == nil) else { throw ValidationError("pass exactly one of --network and --image") }
+    }
+
     @Option(name: .long, help: "Network name (e.g. rdnet_t, vit_b16_pn).")
-    var network: String
+    var network: String?
+
+    @Option(name: .long, help: "Instead of a network, time decoding and the inference transform of this image.")
+    var image: String?
 
     @Option(name: .long, help: "Images per forward pass.")
     var batchSize = 8
@@ -34,7 +42,8 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let network = try ModelOptions.validated(self.network)
+            if let image { return try benchPreprocessing(image) }
+            let network = try ModelOptions.validated(self.network!)
             guard batchSize > 0, iterations > 0, size.count == 2, size.allSatisfy({ $0 > 0 }) else {
                 throw CLIError.usage("--batch-size and --iterations must be positive and --size two positive sides")
             }
@@ -68,4 +77,36 @@ struct BenchCommand: ParsableCommand {
             }
         }
     }
+
+    /// Milliseconds per image for decoding and for resize + normalise (single thread).
+    func benchPreprocessing(_ path: String) throws {
+        guard iterations > 0, size.count == 2 else { throw CLIError.usage("--iterations must be positive and --size two sides") }
+        let transform = InferenceTransform(height: size[0], width: size[1], stats: .birder)
+        var output = [Float](repeating: 0, count: transform.elementsPerImage)
+        var decodeSeconds: [Double] = [], transformSeconds: [Double] = []
+        var decoded: RGBImage? = nil
+        for _ in 0..<(iterations + 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let image = try ImageDecoder.decode(path: path)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            output.withUnsafeMutableBufferPointer { transform.write(image, into: $0.baseAddress!) }
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            decodeSeconds.append(Double(t1 - t0) / 1e9)
+            transformSeconds.append(Double(t2 - t1) / 1e9)
+            decoded = image
+        }
+        // The first pass builds the coefficient tables: not timed.
+        let decode = median(Array(decodeSeconds.dropFirst())), resize = median(Array(transformSeconds.dropFirst()))
+        if json {
+            let object: [String: Any] = ["image": path, "width": decoded!.width, "height": decoded!.height, "input_size": size,
+                                         "decode_ms": decode * 1000, "transform_ms": resize * 1000,
+                                         "total_ms": (decode + resize) * 1000]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(String(format: "%@ (%d×%d) → %d×%d: decode %.2f ms, resize + normalise %.2f ms per image (median of %d)",
+                         path, decoded!.width, decoded!.height, size[1], size[0], decode * 1000, resize * 1000, iterations))
+        }
+    }
+
+    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }
