@@ -35,9 +35,8 @@ let package = Package(
         // convolution kernels (packed GEMM with fused epilogues, depthwise conv, LayerNorm) and
         // transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
         .target(name: "CBirderKernels", path: "Sources/CBirderKernels"),
-        .target(name: "CTransformerKernels", path: "Sources/CTransformerKernels"),
         // Tensor, threads and the numeric kernels (GEMM through BLAS).
-        .target(name: "BirderCore", dependencies: blas + ["CBirderKernels", "CTransformerKernels"], swiftSettings: strictSettings,
+        .target(name: "BirderCore", dependencies: blas + ["CBirderKernels"], swiftSettings: strictSettings,
                 linkerSettings: blasLinker),
         // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy.
         .target(name: "BirderIO", dependencies: ["BirderCore"], swiftSettings: strictSettings),

@@ -1,4 +1,4 @@
-import CTransformerKernels
+import CBirderKernels
 
 /// How `multiHeadSelfAttention` spreads its (image, head) problems over cores.
 public enum AttentionParallelism: Sendable {
@@ -32,8 +32,8 @@ public func multiHeadSelfAttention(
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: workers * tokens * tokens)
     defer { scores.deallocate() }
     // the next pair to solve, shared by the workers
-    let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-    next.initialize(to: 0)
+    let next = UnsafeMutablePointer<bk_counter>.allocate(capacity: 1)
+    next.initialize(to: bk_counter(value: 0))
     defer { next.deallocate() }
 
     let shared = UncheckedSendable((qkv, output, scores, next))
@@ -64,7 +64,7 @@ public func multiHeadSelfAttention(
                 // Pairs handed out one at a time: a worker delayed by another process on its
                 // core does not hold the others up at the end.
                 while true {
-                    let pair = tk_fetch_add(shared.value.3, 1)
+                    let pair = bk_counter_next(shared.value.3)
                     if pair >= pairs { break }
                     solve(pair, scratch)
                 }
@@ -74,7 +74,7 @@ public func multiHeadSelfAttention(
 }
 
 /// Row softmax of `scale·x` in place, single-threaded (callers parallelise over rows or problems),
-/// max-subtracted like PyTorch, exponentials vectorised (CTransformerKernels).
+/// max-subtracted like PyTorch, exponentials vectorised (CBirderKernels).
 public func scaledSoftmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil,
                               scale: Float) {
     tk_softmax_rows(x, stride ?? columns, Int32(rows), Int32(columns), scale)

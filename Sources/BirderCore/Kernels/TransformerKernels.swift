@@ -1,8 +1,8 @@
-import CTransformerKernels
+import CBirderKernels
 
 /// Element-wise steps of a transformer block fused into single passes over the token matrix
 /// (each pass over N·tokens×width floats is memory-bound; the GEMMs around them are not). The
-/// loops are C (CTransformerKernels); these wrappers split rows over the engine's threads.
+/// loops are C (CBirderKernels); these wrappers split rows over the engine's threads.
 
 /// GELU activations a transformer MLP may use.
 public enum GELUKind: String, Sendable {

@@ -77,4 +77,7 @@ long bk_counter_next(bk_counter *counter);
 }
 #endif
 
+// Transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
+#include "transformer_kernels.h"
+
 #endif

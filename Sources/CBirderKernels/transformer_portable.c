@@ -1,3 +1,3 @@
 // The portable build (the target's baseline instruction set).
 #define TK_SUFFIX portable
-#include "impl.h"
+#include "transformer_impl.h"

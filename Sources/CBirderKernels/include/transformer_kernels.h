@@ -1,18 +1,15 @@
 // Element-wise steps of a transformer block in C: row softmax with a fused scale, bias + GELU,
 // and the residual update fused with the next LayerNorm. Every function is single-threaded (the
 // Swift side owns the threads) and exists twice on x86-64: an AVX2+FMA build chosen at run time
-// and a portable one (the only one elsewhere). C rather than Swift SIMD: Swift's generic SIMD
+// (`bk_uses_avx2`) and a portable one (the only one elsewhere). C rather than Swift SIMD: Swift's generic SIMD
 // operations are 100–1000× slower unoptimised (debug test builds) and some (rounding, float→int
 // conversion) stay slow in release; clang's vector extensions are fast in both.
-#ifndef CTRANSFORMERKERNELS_H
-#define CTRANSFORMERKERNELS_H
+#ifndef CBIRDERKERNELS_TRANSFORMER_H
+#define CBIRDERKERNELS_TRANSFORMER_H
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/// 1 when the AVX2+FMA build is in use.
-int tk_uses_avx2(void);
 
 /// x[r·ld + j] ← softmax_j(scale · x[r·ld + ·]) for r < rows, j < cols, max-subtracted.
 void tk_softmax_rows(float *x, long ld, int rows, int cols, float scale);
@@ -30,10 +27,6 @@ void tk_bias_gelu_rows(float *x, long ld, int rows, int cols, const float *bias,
 void tk_residual_layernorm_rows(float *x, long ldx, int rows, int cols, const float *branch, long ldb,
                                 const float *bias, const float *gamma, const float *ln_weight,
                                 const float *ln_bias, float eps, float *out, long ldo);
-
-/// Atomically adds `value` to *counter and returns the previous value (work sharing between the
-/// Swift workers without the Synchronization module, which older macOS lacks).
-long tk_fetch_add(long *counter, long value);
 
 /// e^x for `count` floats in place (the softmax's exponential, exposed for tests).
 void tk_exp(float *x, long count);
