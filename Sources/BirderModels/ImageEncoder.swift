@@ -99,7 +99,7 @@ public struct LinearClassifier: Sendable {
         var out = try logits(embeddings)
         let c = numClasses
         out.withUnsafeMutableBufferPointer { o in
-            softmaxRows(o.baseAddress!, rows: o.count / c, columns: c)
+            scaledSoftmaxRows(o.baseAddress!, rows: o.count / c, columns: c, scale: 1)
         }
         return out
     }
