@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+import BirderEval
+
+/// Runs the clustering pipeline on the data tools/bench/bench_eval.py writes, when
+/// BIRDER_EVAL_BENCH names its folder (embeddings.f32, labels.i32, shape.txt); otherwise it
+/// does nothing. For timings build optimised:
+///   BIRDER_EVAL_BENCH=/tmp/evalbench swift test -c release -Xswiftc -enable-testing --filter ClusteringBenchmark
+@Suite struct ClusteringBenchmark {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BIRDER_EVAL_BENCH"] != nil))
+    func pipelineOnBenchmarkData() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let folder = URL(fileURLWithPath: environment["BIRDER_EVAL_BENCH"]!)
+        let seed = UInt64(environment["BIRDER_EVAL_BENCH_SEED"] ?? "0") ?? 0
+        let shape = try String(contentsOf: folder.appendingPathComponent("shape.txt"), encoding: .utf8)
+            .split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let (n, d) = (shape[0], shape[1])
+        let start = Date()
+        let raw = try Data(contentsOf: folder.appendingPathComponent("embeddings.f32"))
+        let embeddings = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let labelData = try Data(contentsOf: folder.appendingPathComponent("labels.i32"))
+        let labels = labelData.withUnsafeBytes { $0.bindMemory(to: Int32.self).map(Int.init) }
+        #expect(embeddings.count == n * d && labels.count == n)
+        let loaded = Date()
+        let result = try ClusteringEvaluation.evaluate(embeddings: embeddings, n: n, d: d, labels: labels, seed: seed)
+        let total = Date().timeIntervalSince(loaded)
+        print("load \(String(format: "%.2f", loaded.timeIntervalSince(start))) s; pipeline \(String(format: "%.2f", total)) s; stages \(result.seconds); umap \(result.umap.seconds); epochs \(result.umap.epochs) edges \(result.umap.edges) components \(result.umap.connectedComponents) spectral iterations \(result.umap.spectralIterations) converged \(result.umap.spectralConverged)")
+        print("AMI \(result.ami)")
+        #expect(result.ami > 0)
+    }
+}
