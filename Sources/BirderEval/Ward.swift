@@ -58,9 +58,12 @@ public struct WardTree: Sendable {
 /// matrix (8·n²/2 bytes: 6.4 GB at 40 000 points) and cuts it. This runs the same chain — same
 /// starting cluster, same preference for the previous chain element on ties, same lowest-index
 /// rule, the merged cluster kept in the higher of the two slots — but computes each Ward
-/// distance from cluster centroids and sizes (O(n·d) memory). The nearest-neighbour scans are
-/// pruned with a lower bound from the top principal directions plus the norm of the remainder,
-/// evaluated in double precision, then confirmed exactly; they run over threads for large n.
+/// distance from cluster centroids and sizes (O(n·d) memory). Each nearest-neighbour scan skips
+/// whole buckets of clusters — leaves of a kd-tree over the top principal coordinates, whose
+/// bounding boxes (plus the range of the norm outside those directions) only ever grow — by a
+/// lower bound on the Ward distance, visits the rest nearest-box-first, and measures their
+/// members exactly in double precision. The bound carries a slack for rounding, so pruning never
+/// changes which cluster is nearest: the chain makes SciPy's choices.
 public enum Ward {
     /// Cluster labels 0..<k for `points` (row-major n × d), equal to scikit-learn's
     /// `AgglomerativeClustering(n_clusters: k, linkage: "ward").fit_predict` up to renaming.
@@ -86,12 +89,11 @@ public enum Ward {
 
     /// How many principal directions the pruning bound uses (the rest enter through one norm).
     static let boundDimensions = 8
-    /// Below this many live clusters a scan stays on one thread.
-    static let parallelScanThreshold = 16_384
 }
 
-/// The chain's state. Clusters live at positions 0..<count in increasing slot (= point) order;
-/// dead positions are squeezed out now and then, which keeps that order.
+/// The chain's state. Clusters are named by slots (one of their points; the merged cluster takes
+/// the higher slot). For the scans each live cluster also sits in a bucket — a leaf of a kd-tree
+/// built over the points' principal coordinates — whose members are stored contiguously.
 struct NearestNeighborChain {
     let n: Int, d: Int
     /// Principal directions used by the bound (p rows of d), and p itself.
@@ -99,24 +101,31 @@ struct NearestNeighborChain {
     let basis: [Double]
     let hasRemainder: Bool
     /// Absolute slack on the computed bound (rounding in the projection).
-    var slack: Double = 0
+    let slack: Double
 
-    var count: Int
-    var slot: [Int]            // position → slot (the cluster's name, one of its points)
-    var size: [Double]         // position → cluster size (0 when dead)
-    var centroid: [Double]     // position → d coordinates (centred data)
-    var projection: [Double]   // p × capacity, coordinate-major: projection[j * stride + position]
-    var remainder: [Double]    // position → norm of the centroid outside the principal directions
-    var stride: Int
-    var alive: Int
+    var size: [Double]         // slot → cluster size (0 when dead)
+    var firstAlive = 0
+
+    // Bucket storage, indexed by storage position s (buckets contiguous).
+    var projection: [Double]   // p × n, coordinate-major: projection[j * n + s]
+    var remainder: [Double]    // s → norm of the centroid outside the principal directions
+    var centroid: [Double]     // s → d coordinates (centred data), so a bucket's scan reads
+                               // consecutive memory
+    var storedSize: [Double]   // s → cluster size
+    var slotAt: [Int]          // s → slot
+    var storeOf: [Int]         // slot → s
+    var bucketOf: [Int]        // slot → bucket
+
+    var bucketStart: [Int]
+    var bucketCount: [Int]
+    var refreshedCount: [Int]  // member count when the box was last recomputed
+    var boxLow: [Double]       // (p + 1) × buckets, coordinate-major: principal coordinates,
+    var boxHigh: [Double]      // then the remainder
+    var minSize: [Double]      // a lower bound on the sizes of the bucket's members
 
     init(points: [Float], n: Int, d: Int) {
         self.n = n
         self.d = d
-        count = n
-        stride = n
-        alive = n
-        slot = Array(0..<n)
         size = [Double](repeating: 1, count: n)
         // Centre the data: distances do not change, the bound's rounding shrinks with the norms.
         var mean = [Double](repeating: 0, count: d)
@@ -133,24 +142,82 @@ struct NearestNeighborChain {
             }
             maxNormSquared = max(maxNormSquared, normSquared)
         }
-        centroid = centred
         let directions = Self.principalDirections(centred, n: n, d: d, count: Ward.boundDimensions)
         p = directions.count / d
         basis = directions
         hasRemainder = p < d
+        // The bound is Σ_j (Δ projection_j)² + (Δ remainder)² ≤ ‖Δ‖², computed from stored values
+        // each within ~d·ε·R of the exact ones (R: largest centred norm); 1e3·(d+1)·ε·R² covers
+        // the rounding of differences and sums with a wide margin and costs only a few extra
+        // exact distance evaluations.
+        slack = 1e3 * Double.ulpOfOne * Double(d + 1) * maxNormSquared
+
+        // Principal coordinates of every point, then kd-tree leaves over them as buckets.
+        var coordinates = [Double](repeating: 0, count: n * p)
+        var remainders = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            let derived = Self.derived(centroid: centred, slot: i, d: d, p: p, basis: directions, hasRemainder: p < d)
+            for j in 0..<p { coordinates[i * p + j] = derived.projection[j] }
+            remainders[i] = derived.remainder
+        }
+        let leafSize = max(32, Int(Double(n).squareRoot()))
+        var order = Array(0..<n)
+        var leaves = [Range<Int>]()
+        var pending = [0..<n]
+        while let range = pending.popLast() {
+            if range.count <= leafSize || p == 0 {
+                leaves.append(range)
+                continue
+            }
+            var widest = 0, widestSpread = -1.0
+            for j in 0..<p {
+                var low = Double.infinity, high = -Double.infinity
+                for i in range { let v = coordinates[order[i] * p + j]; low = min(low, v); high = max(high, v) }
+                if high - low > widestSpread { widestSpread = high - low; widest = j }
+            }
+            let axis = widest, pp = p
+            order[range].sort { coordinates[$0 * pp + axis] != coordinates[$1 * pp + axis] ? coordinates[$0 * pp + axis] < coordinates[$1 * pp + axis] : $0 < $1 }
+            let middle = range.lowerBound + range.count / 2
+            pending.append(middle..<range.upperBound)
+            pending.append(range.lowerBound..<middle)
+        }
+        leaves.sort { $0.lowerBound < $1.lowerBound }
+        let buckets = leaves.count
         projection = [Double](repeating: 0, count: p * n)
         remainder = [Double](repeating: 0, count: n)
-        // The bound is Σ_j (Δ projection_j)² + (Δ remainder)² ≤ ‖Δ‖², computed from stored values
-        // each within ~d·ε·R of the exact ones (R: largest centred norm); 1e3·ε·R² covers the
-        // rounding of differences and sums with a wide margin, and only costs a few extra exact
-        // distance evaluations.
-        slack = 1e3 * Double.ulpOfOne * Double(d + 1) * maxNormSquared
-        for i in 0..<n { setDerived(position: i) }
+        centroid = [Double](repeating: 0, count: n * d)
+        storedSize = [Double](repeating: 1, count: n)
+        slotAt = order
+        storeOf = [Int](repeating: 0, count: n)
+        bucketOf = [Int](repeating: 0, count: n)
+        bucketStart = leaves.map(\.lowerBound)
+        bucketCount = leaves.map(\.count)
+        refreshedCount = bucketCount
+        boxLow = [Double](repeating: .infinity, count: buckets * (p + 1))
+        boxHigh = [Double](repeating: -.infinity, count: buckets * (p + 1))
+        minSize = [Double](repeating: 1, count: buckets)
+        for (b, leaf) in leaves.enumerated() {
+            for s in leaf {
+                let slot = order[s]
+                storeOf[slot] = s
+                bucketOf[slot] = b
+                for j in 0..<p { projection[j * n + s] = coordinates[slot * p + j] }
+                remainder[s] = remainders[slot]
+                for j in 0..<d { centroid[s * d + j] = centred[slot * d + j] }
+            }
+            refreshBox(b)
+        }
     }
 
     /// Top principal directions of the centred data (rows of length d). All d when d is small.
     static func principalDirections(_ x: [Double], n: Int, d: Int, count: Int) -> [Double] {
         let p = min(count, d)
+        if p == d {
+            // The bound is then the exact distance; any orthonormal basis will do.
+            var identity = [Double](repeating: 0, count: d * d)
+            for j in 0..<d { identity[j * d + j] = 1 }
+            return identity
+        }
         var covariance = [Double](repeating: 0, count: d * d)
         x.withUnsafeBufferPointer { xs in
             covariance.withUnsafeMutableBufferPointer { cov in
@@ -166,14 +233,8 @@ struct NearestNeighborChain {
             }
         }
         for a in 0..<d { for b in 0..<a { covariance[a * d + b] = covariance[b * d + a] } }
-        if p == d {
-            // The bound is then the exact distance; any orthonormal basis will do.
-            var identity = [Double](repeating: 0, count: d * d)
-            for j in 0..<d { identity[j * d + j] = 1 }
-            return identity
-        }
         guard let eigen = SymmetricEigen(matrix: covariance, n: d) else {
-            return Array(repeating: 0, count: 0)  // no projection: the bound uses the norm alone
+            return []  // no projection: the bound uses the norm alone
         }
         var rows = [Double]()
         for r in 0..<p {
@@ -183,54 +244,79 @@ struct NearestNeighborChain {
         return rows
     }
 
-    /// Recomputes position `i`'s projection and remainder norm from its centroid. The remainder
-    /// vector is formed explicitly: a difference of squared norms would lose it to cancellation.
-    mutating func setDerived(position i: Int) {
-        var residual = Array(centroid[(i * d)..<(i * d + d)])
+    /// A centroid's principal coordinates and remainder norm (row `slot` of `centroid`). The
+    /// remainder vector is formed explicitly: a difference of squared norms would lose it to
+    /// cancellation.
+    static func derived(centroid: [Double], slot: Int, d: Int, p: Int, basis: [Double], hasRemainder: Bool)
+        -> (projection: [Double], remainder: Double) {
+        var residual = Array(centroid[(slot * d)..<(slot * d + d)])
+        var coordinates = [Double](repeating: 0, count: p)
         for r in 0..<p {
             var dot = 0.0
-            for j in 0..<d { dot += basis[r * d + j] * centroid[i * d + j] }
-            projection[r * stride + i] = dot
+            for j in 0..<d { dot += basis[r * d + j] * residual[j] }
+            coordinates[r] = dot
             for j in 0..<d { residual[j] -= dot * basis[r * d + j] }
         }
         var normSquared = 0.0
         for j in 0..<d { normSquared += residual[j] * residual[j] }
-        remainder[i] = hasRemainder ? normSquared.squareRoot() : 0
+        return (coordinates, hasRemainder ? normSquared.squareRoot() : 0)
     }
 
-    /// Squared Ward distance between positions x and y (exact, from centroids).
+    /// Recomputes bucket b's bounding box from its members (empty: +∞…−∞, ruling it out).
+    mutating func refreshBox(_ b: Int) {
+        let buckets = bucketCount.count
+        for j in 0...p {
+            boxLow[j * buckets + b] = .infinity
+            boxHigh[j * buckets + b] = -.infinity
+        }
+        for s in bucketStart[b]..<(bucketStart[b] + bucketCount[b]) {
+            for j in 0..<p { include(bucket: b, coordinate: j, value: projection[j * n + s]) }
+            include(bucket: b, coordinate: p, value: remainder[s])
+        }
+        refreshedCount[b] = bucketCount[b]
+    }
+
+    mutating func include(bucket b: Int, coordinate j: Int, value: Double) {
+        let index = j * bucketCount.count + b
+        boxLow[index] = min(boxLow[index], value)
+        boxHigh[index] = max(boxHigh[index], value)
+    }
+
+    /// Squared Ward distance between slots x and y (exact, from centroids).
     func wardSquared(_ x: Int, _ y: Int) -> Double {
         centroid.withUnsafeBufferPointer { c in
-            Self.wardSquared(c.baseAddress!, x, y, d: d, sizeX: size[x], sizeY: size[y])
+            Self.wardSquared(c.baseAddress! + storeOf[x] * d, c.baseAddress! + storeOf[y] * d, d: d,
+                             sizeX: size[x], sizeY: size[y])
         }
     }
 
     @inline(__always)
-    static func wardSquared(_ c: UnsafePointer<Double>, _ x: Int, _ y: Int, d: Int, sizeX: Double, sizeY: Double) -> Double {
-        let cx = c + x * d, cy = c + y * d
-        var s0 = 0.0, s1 = 0.0
+    static func wardSquared(_ cx: UnsafePointer<Double>, _ cy: UnsafePointer<Double>, d: Int, sizeX: Double, sizeY: Double) -> Double {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
         var j = 0
-        while j + 1 < d {
-            let a = cx[j] - cy[j], b = cx[j + 1] - cy[j + 1]
+        while j + 3 < d {
+            let a = cx[j] - cy[j], b = cx[j + 1] - cy[j + 1], c = cx[j + 2] - cy[j + 2], e = cx[j + 3] - cy[j + 3]
             s0 += a * a
             s1 += b * b
-            j += 2
+            s2 += c * c
+            s3 += e * e
+            j += 4
         }
-        if j < d { let a = cx[j] - cy[j]; s0 += a * a }
-        return 2 * sizeX * sizeY / (sizeX + sizeY) * (s0 + s1)
+        while j < d { let a = cx[j] - cy[j]; s0 += a * a; j += 1 }
+        return 2 * sizeX * sizeY / (sizeX + sizeY) * ((s0 + s1) + (s2 + s3))
     }
 
     /// Runs the chain to the end; merges in the order found.
     mutating func run() -> [WardMerge] {
         var merges = [WardMerge]()
         merges.reserveCapacity(max(n - 1, 0))
-        var chain = [Int]()  // positions
-        var scratch = ScanScratch(capacity: 512)
+        var chain = [Int]()  // slots
+        var order = [(Double, Int)]()
+        var bounds = [Double](repeating: 0, count: bucketCount.count)
         for _ in 0..<max(n - 1, 0) {
             if chain.isEmpty {
-                var first = 0
-                while size[first] == 0 { first += 1 }
-                chain.append(first)
+                while size[firstAlive] == 0 { firstAlive += 1 }
+                chain.append(firstAlive)
             }
             var x = 0, y = 0, best = 0.0
             while true {
@@ -240,67 +326,59 @@ struct NearestNeighborChain {
                     let previous = chain[chain.count - 2]
                     candidate = Candidate(distance: wardSquared(x, previous), position: previous, preferred: true)
                 }
-                candidate = nearest(to: x, start: candidate, scratch: &scratch)
+                candidate = nearest(to: x, start: candidate, bounds: &bounds, order: &order)
                 y = candidate.position
                 best = candidate.distance
                 if chain.count > 1 && y == chain[chain.count - 2] { break }
                 chain.append(y)
             }
             chain.removeLast(2)
-            // The merged cluster keeps the higher slot, as in SciPy; positions follow slots.
             let low = min(x, y), high = max(x, y)
-            let sizeLow = size[low], sizeHigh = size[high]
-            merges.append(WardMerge(a: slot[low], b: slot[high], height: best.squareRoot(), size: Int(sizeLow + sizeHigh)))
-            let total = sizeLow + sizeHigh
-            for j in 0..<d {
-                centroid[high * d + j] = (sizeLow * centroid[low * d + j] + sizeHigh * centroid[high * d + j]) / total
-            }
-            size[high] = total
-            size[low] = 0
-            setDerived(position: high)
-            for r in 0..<p { projection[r * stride + low] = .infinity }
-            remainder[low] = .infinity
-            alive -= 1
-            if alive >= 1024 && alive * 2 < count {
-                compact(chain: &chain)
-            }
+            merges.append(WardMerge(a: low, b: high, height: best.squareRoot(), size: Int(size[low] + size[high])))
+            merge(low: low, high: high)
         }
         return merges
     }
 
-    /// Squeezes dead positions out, keeping slot order (and so the lowest-index tie rule).
-    mutating func compact(chain: inout [Int]) {
-        var newPosition = [Int](repeating: -1, count: count)
-        var next = 0
-        for i in 0..<count where size[i] > 0 {
-            newPosition[i] = next
-            if next != i {
-                slot[next] = slot[i]
-                size[next] = size[i]
-                remainder[next] = remainder[i]
-                for j in 0..<d { centroid[next * d + j] = centroid[i * d + j] }
-            }
-            next += 1
+    /// Cluster `low` joins `high` (SciPy keeps the merged cluster in the higher slot).
+    mutating func merge(low: Int, high: Int) {
+        let sizeLow = size[low], sizeHigh = size[high]
+        let total = sizeLow + sizeHigh
+        let lowStore = storeOf[low], highStore = storeOf[high]
+        for j in 0..<d {
+            centroid[highStore * d + j] = (sizeLow * centroid[lowStore * d + j] + sizeHigh * centroid[highStore * d + j]) / total
         }
-        // Re-lay the coordinate-major projection with the new, smaller stride.
-        var packed = [Double](repeating: 0, count: p * next)
-        for r in 0..<p {
-            for i in 0..<count where newPosition[i] >= 0 {
-                packed[r * next + newPosition[i]] = projection[r * stride + i]
-            }
+        size[high] = total
+        size[low] = 0
+        storedSize[highStore] = total
+        // Out of its bucket: the bucket's last member fills the hole.
+        let lowBucket = bucketOf[low]
+        let last = bucketStart[lowBucket] + bucketCount[lowBucket] - 1
+        if lowStore != last {
+            for j in 0..<p { projection[j * n + lowStore] = projection[j * n + last] }
+            for j in 0..<d { centroid[lowStore * d + j] = centroid[last * d + j] }
+            remainder[lowStore] = remainder[last]
+            storedSize[lowStore] = storedSize[last]
+            let moved = slotAt[last]
+            slotAt[lowStore] = moved
+            storeOf[moved] = lowStore
         }
-        projection = packed
-        stride = next
-        count = next
-        slot.removeSubrange(next...)
-        size.removeSubrange(next...)
-        remainder.removeSubrange(next...)
-        centroid.removeSubrange((next * d)...)
-        chain = chain.map { newPosition[$0] }
+        bucketCount[lowBucket] -= 1
+        if bucketCount[lowBucket] * 2 < refreshedCount[lowBucket] { refreshBox(lowBucket) }
+        // The merged centroid: new coordinates, and its bucket's box grows to hold them.
+        let s = storeOf[high], b = bucketOf[high]
+        let updated = Self.derived(centroid: centroid, slot: s, d: d, p: p, basis: basis, hasRemainder: hasRemainder)
+        for j in 0..<p {
+            projection[j * n + s] = updated.projection[j]
+            include(bucket: b, coordinate: j, value: updated.projection[j])
+        }
+        remainder[s] = updated.remainder
+        include(bucket: b, coordinate: p, value: updated.remainder)
     }
 
     struct Candidate {
         var distance: Double
+        /// The cluster's slot.
         var position: Int
         /// The previous chain element: it wins ties (SciPy starts its scan from it).
         var preferred: Bool
@@ -313,90 +391,76 @@ struct NearestNeighborChain {
         }
     }
 
-    struct ScanScratch {
-        var bound: [Double]
-        init(capacity: Int) { bound = [Double](repeating: 0, count: capacity) }
-    }
-
-    /// The nearest live cluster to position x under SciPy's tie rules, starting from `start`.
-    func nearest(to x: Int, start: Candidate, scratch: inout ScanScratch) -> Candidate {
-        let workers = alive >= Ward.parallelScanThreshold ? ComputeThreads.count : 1
-        if workers <= 1 {
-            return scratch.bound.withUnsafeMutableBufferPointer { buffer in
-                scan(x: x, range: 0..<count, start: start, bound: buffer.baseAddress!, boundCapacity: buffer.count)
-            }
-        }
-        var results = [Candidate](repeating: start, count: workers)
-        let total = count
-        results.withUnsafeMutableBufferPointer { out in
-            let shared = UncheckedSendable(out)
-            parallelFor(workers, grain: 1, threads: workers) { chunks in
-                let local = UnsafeMutablePointer<Double>.allocate(capacity: 512)
-                defer { local.deallocate() }
-                for w in chunks {
-                    let range = (total * w / workers)..<(total * (w + 1) / workers)
-                    shared.value[w] = scan(x: x, range: range, start: start, bound: local, boundCapacity: 512)
-                }
-            }
-        }
-        var best = start
-        for candidate in results where candidate.isBetter(than: best) { best = candidate }
-        return best
-    }
-
-    /// Scans positions in `range` in blocks: the bound for a whole block first (vectorisable,
-    /// coordinate-major), then exact distances only where the bound does not rule a cluster out.
-    func scan(x: Int, range: Range<Int>, start: Candidate, bound: UnsafeMutablePointer<Double>,
-              boundCapacity: Int) -> Candidate {
-        var best = start
-        let sizeX = size[x]
-        let slack = self.slack
-        let p = self.p, stride = self.stride, d = self.d
-        return projection.withUnsafeBufferPointer { proj in
-            remainder.withUnsafeBufferPointer { rem in
-                size.withUnsafeBufferPointer { sizes in
-                    centroid.withUnsafeBufferPointer { cent in
-                        let projBase = proj.baseAddress!, remBase = rem.baseAddress!
-                        var projX = [Double](repeating: 0, count: p)
-                        for r in 0..<p { projX[r] = projBase[r * stride + x] }
-                        let remX = remBase[x]
-                        var blockStart = range.lowerBound
-                        while blockStart < range.upperBound {
-                            let blockEnd = min(blockStart + boundCapacity, range.upperBound)
-                            let length = blockEnd - blockStart
-                            let remBlock = remBase + blockStart
-                            for b in 0..<length {
-                                let t = remX - remBlock[b]
-                                bound[b] = t * t
-                            }
-                            for r in 0..<p {
-                                let column = projBase + r * stride + blockStart
-                                let value = projX[r]
-                                for b in 0..<length {
-                                    let t = value - column[b]
-                                    bound[b] += t * t
-                                }
-                            }
-                            for b in 0..<length {
-                                let lower = bound[b] - slack
-                                // Ward's size factor is at least 1, so this test needs no division.
-                                if lower > best.distance { continue }
-                                let position = blockStart + b
-                                if position == x { continue }
-                                let sizeY = sizes[position]
-                                if sizeY == 0 { continue }
-                                let factor = 2 * sizeX * sizeY / (sizeX + sizeY)
-                                if factor * lower > best.distance { continue }
-                                let exact = Self.wardSquared(cent.baseAddress!, x, position, d: d, sizeX: sizeX, sizeY: sizeY)
-                                let candidate = Candidate(distance: exact, position: position, preferred: false)
-                                if candidate.isBetter(than: best) { best = candidate }
-                            }
-                            blockStart = blockEnd
+    /// The nearest live cluster to slot x under SciPy's tie rules, starting from `start`.
+    /// x's own bucket is scanned first (a good first bound); then every bucket's box bound is
+    /// computed and the buckets that may still hold something closer are visited in increasing
+    /// order of that bound, stopping at the first that exceeds the best distance found.
+    mutating func nearest(to x: Int, start: Candidate, bounds: inout [Double], order: inout [(Double, Int)]) -> Candidate {
+        let buckets = bucketCount.count
+        let storeX = storeOf[x]
+        let own = bucketOf[x]
+        var scanned = scanBucket(x: x, range: bucketStart[own]..<(bucketStart[own] + bucketCount[own]), best: start)
+        var best = scanned.best
+        minSize[own] = scanned.smallestSize
+        bounds.withUnsafeMutableBufferPointer { out in
+            boxLow.withUnsafeBufferPointer { lowBuffer in
+                boxHigh.withUnsafeBufferPointer { highBuffer in
+                    for b in 0..<buckets { out[b] = 0 }
+                    for j in 0...p {
+                        let value = j < p ? projection[j * n + storeX] : remainder[storeX]
+                        let low = lowBuffer.baseAddress! + j * buckets, high = highBuffer.baseAddress! + j * buckets
+                        for b in 0..<buckets {
+                            let gap = max(low[b] - value, 0) + max(value - high[b], 0)
+                            out[b] += gap * gap
                         }
-                        return best
                     }
                 }
             }
         }
+        order.removeAll(keepingCapacity: true)
+        let slack = self.slack
+        for b in 0..<buckets where b != own && bucketCount[b] > 0 && bounds[b] - slack <= best.distance { order.append((bounds[b], b)) }
+        order.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        let sizeX = size[x]
+        for (boxBound, b) in order {
+            let lower = boxBound - slack
+            if lower > best.distance { break }
+            // Ward's size factor is at least 2·|x|·m / (|x| + m) for members of size ≥ m.
+            let smallest = minSize[b]
+            if 2 * sizeX * smallest / (sizeX + smallest) * lower > best.distance { continue }
+            scanned = scanBucket(x: x, range: bucketStart[b]..<(bucketStart[b] + bucketCount[b]), best: best)
+            best = scanned.best
+            minSize[b] = scanned.smallestSize
+        }
+        return best
+    }
+
+    /// One bucket: exact distances to all its members (stored consecutively). Also returns the
+    /// bucket's smallest member size.
+    func scanBucket(x: Int, range: Range<Int>, best start: Candidate) -> (best: Candidate, smallestSize: Double) {
+        var best = start
+        let sizeX = size[x]
+        let d = self.d
+        var smallestSeen = Double.infinity
+        centroid.withUnsafeBufferPointer { cent in
+            storedSize.withUnsafeBufferPointer { sizes in
+                slotAt.withUnsafeBufferPointer { slots in
+                    let base = cent.baseAddress!
+                    let cx = base + storeOf[x] * d
+                    for s in range {
+                        let sizeY = sizes[s]
+                        smallestSeen = min(smallestSeen, sizeY)
+                        let slot = slots[s]
+                        if slot == x { continue }
+                        let exact = Self.wardSquared(cx, base + s * d, d: d, sizeX: sizeX, sizeY: sizeY)
+                        if exact <= best.distance {
+                            let candidate = Candidate(distance: exact, position: slot, preferred: false)
+                            if candidate.isBetter(than: best) { best = candidate }
+                        }
+                    }
+                }
+            }
+        }
+        return (best, smallestSeen)
     }
 }

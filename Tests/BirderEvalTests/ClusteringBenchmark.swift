@@ -23,9 +23,28 @@ import BirderEval
         #expect(embeddings.count == n * d && labels.count == n)
         let loaded = Date()
         let result = try ClusteringEvaluation.evaluate(embeddings: embeddings, n: n, d: d, labels: labels, seed: seed)
+        if environment["BIRDER_EVAL_SAVE_UMAP"] != nil {
+            // The 50-d embedding, for Ward-only runs (BIRDER_EVAL_WARD).
+            let embedding = try UMAP.embed(points: ClusteringEvaluation.normaliseRows(embeddings, n: n, d: d), n: n, d: d, seed: seed)
+            try embedding.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: folder.appendingPathComponent("umap50.f32"))
+        }
         let total = Date().timeIntervalSince(loaded)
         print("load \(String(format: "%.2f", loaded.timeIntervalSince(start))) s; pipeline \(String(format: "%.2f", total)) s; stages \(result.seconds); umap \(result.umap.seconds); epochs \(result.umap.epochs) edges \(result.umap.edges) components \(result.umap.connectedComponents) spectral iterations \(result.umap.spectralIterations) converged \(result.umap.spectralConverged)")
         print("AMI \(result.ami)")
         #expect(result.ami > 0)
+    }
+
+    /// Ward alone on a raw float32 file: BIRDER_EVAL_WARD="path n d k".
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BIRDER_EVAL_WARD"] != nil))
+    func wardOnRawPoints() throws {
+        let fields = ProcessInfo.processInfo.environment["BIRDER_EVAL_WARD"]!.split(separator: " ").map(String.init)
+        let (n, d, k) = (Int(fields[1])!, Int(fields[2])!, Int(fields[3])!)
+        let raw = try Data(contentsOf: URL(fileURLWithPath: fields[0]))
+        let points = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(points.count == n * d)
+        let start = Date()
+        let labels = try Ward.cluster(points: points, n: n, d: d, k: k)
+        print("Ward \(n) × \(d) → \(k) clusters: \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        #expect(Set(labels).count == k)
     }
 }

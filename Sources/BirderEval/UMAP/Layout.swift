@@ -124,6 +124,11 @@ struct LayoutOptimizer {
         let vertexCount = UInt64(n)
         var i = edges.lowerBound
         let end = edges.upperBound
+        // The rows a sample reads are random (the tail, the negative samples): their cache misses
+        // dominate. The negative samples are drawn up front and every row is touched once before
+        // the arithmetic, so the misses overlap instead of queueing one after another.
+        var drawn = [Int](repeating: 0, count: 16)
+        var sink: Float = 0
         while i < end {
             if nextS[i] > epochValue {
                 i += 1
@@ -131,6 +136,19 @@ struct LayoutOptimizer {
             }
             let current = emb + Int(heads[i]) * dim
             var other = emb + Int(tails[i]) * dim
+            let negatives = Int((epochValue - nextN[i]) / perNegative[i])
+            let prefetched = min(max(negatives, 0), drawn.count)
+            var sampleIndex = 0
+            while sampleIndex < prefetched {
+                drawn[sampleIndex] = Int(random.next() % vertexCount)
+                sampleIndex += 1
+            }
+            sink += touch(other, dim)
+            sampleIndex = 0
+            while sampleIndex < prefetched {
+                sink += touch(emb + drawn[sampleIndex] * dim, dim)
+                sampleIndex += 1
+            }
             var distSquared = squaredDistance(current, other, dim)
             var t = 0
             var coefficient: Float = 0
@@ -147,11 +165,11 @@ struct LayoutOptimizer {
                 t += 1
             }
             nextS[i] += perSample[i]
-            let negatives = Int((epochValue - nextN[i]) / perNegative[i])
-            var sampleIndex = 0
+            sampleIndex = 0
             while sampleIndex < negatives {
+                let vertex = sampleIndex < prefetched ? drawn[sampleIndex] : Int(random.next() % vertexCount)
                 sampleIndex += 1
-                other = emb + Int(random.next() % vertexCount) * dim
+                other = emb + vertex * dim
                 distSquared = squaredDistance(current, other, dim)
                 // Distance 0: the head itself is skipped and a coincident vertex gets no push.
                 if distSquared > 0 {
@@ -168,6 +186,25 @@ struct LayoutOptimizer {
             nextN[i] += Double(negatives) * perNegative[i]
             i += 1
         }
+        keepAlive(sink)
+    }
+
+    /// Reads one value per cache line of a row (a software prefetch).
+    @inline(__always)
+    private static func touch(_ row: UnsafePointer<Float>, _ dim: Int) -> Float {
+        var total: Float = row[dim - 1]
+        var t = 0
+        while t < dim {
+            total += row[t]
+            t += 16
+        }
+        return total
+    }
+
+    /// Keeps the prefetch loads from being optimised away.
+    @inline(never)
+    private static func keepAlive(_ value: Float) {
+        if value == .greatestFiniteMagnitude { print("", terminator: "") }
     }
 
     /// ‖x − y‖² with eight independent partial sums, so optimised builds vectorise the reduction
