@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import BirderEval
+@testable import BirderEval
 
 /// Runs the clustering pipeline on the data tools/bench/bench_eval.py writes, when
 /// BIRDER_EVAL_BENCH names its folder (embeddings.f32, labels.i32, shape.txt); otherwise it
@@ -46,5 +46,23 @@ import BirderEval
         let labels = try Ward.cluster(points: points, n: n, d: d, k: k)
         print("Ward \(n) × \(d) → \(k) clusters: \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         #expect(Set(labels).count == k)
+    }
+
+    /// The spectral initialisation alone on a graph dumped as raw COO files in the folder
+    /// BIRDER_EVAL_SPECTRAL names (graph_rows.i32, graph_cols.i32, graph_vals.f32, shape.txt).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BIRDER_EVAL_SPECTRAL"] != nil))
+    func spectralOnRawGraph() throws {
+        let folder = URL(fileURLWithPath: ProcessInfo.processInfo.environment["BIRDER_EVAL_SPECTRAL"]!)
+        let n = Int(try String(contentsOf: folder.appendingPathComponent("shape.txt"), encoding: .utf8).split(separator: " ")[0])!
+        func load<T>(_ name: String, _ type: T.Type) throws -> [T] {
+            let data = try Data(contentsOf: folder.appendingPathComponent(name))
+            return data.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+        }
+        let graph = SparseMatrix(n: n, rows: try load("graph_rows.i32", Int32.self), columns: try load("graph_cols.i32", Int32.self),
+                                 values: try load("graph_vals.f32", Float.self))
+        var random = SeededGenerator(seed: 0)
+        let start = Date()
+        let result = try #require(SpectralLayout.eigenvectors(graph: graph, dim: 50, random: &random))
+        print("spectral \(n) nodes, \(graph.nonZeroCount) edges: \(String(format: "%.2f", Date().timeIntervalSince(start))) s, \(result.iterations) iterations, converged \(result.converged), λ2 \(result.values[1]) λ51 \(result.values.last!)")
     }
 }

@@ -64,8 +64,9 @@ enum DenseBlock {
 
     /// Orthonormal basis of the column space of Y (n × m) by the eigen-decomposition of YᵀY
     /// (SVQB); directions with relative weight below 1e-12 are dropped. Returns the basis and its
-    /// column count.
-    static func orthonormalize(_ y: [Double], n: Int, m: Int) -> (basis: [Double], columns: Int)? {
+    /// column count, and the smallest to largest eigenvalue ratio of YᵀY among the kept
+    /// directions (one pass leaves errors of about ε / ratio).
+    static func orthonormalize(_ y: [Double], n: Int, m: Int) -> (basis: [Double], columns: Int, conditionRatio: Double)? {
         var gram = transposeTimes(y, y, n: n, p: m, q: m)
         for i in 0..<m { for j in 0..<i { let v = (gram[i * m + j] + gram[j * m + i]) / 2; gram[i * m + j] = v; gram[j * m + i] = v } }
         guard let eigen = SymmetricEigen(matrix: gram, n: m) else { return nil }
@@ -79,6 +80,6 @@ enum DenseBlock {
             let scale = 1 / eigen.values[j].squareRoot()
             for i in 0..<m { transform[i * r + c] = eigen.vectors[j * m + i] * scale }
         }
-        return (times(y, transform, n: n, p: m, q: r), r)
+        return (times(y, transform, n: n, p: m, q: r), r, eigen.values[kept[0]] / largest)
     }
 }

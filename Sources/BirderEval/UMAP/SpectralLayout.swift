@@ -8,8 +8,10 @@ import Foundation
 /// umap-learn asks ARPACK (`eigsh`, which="SM") for them; here a Chebyshev-filtered subspace
 /// iteration does it (Zhou & Saad 2007): a polynomial in L that damps the unwanted upper part
 /// of the spectrum, [largest Ritz value, 2], is applied to a block of dim + 1 + guard vectors,
-/// followed by Rayleigh–Ritz, until the wanted residuals are small. Small graphs use a dense
-/// eigen-decomposition.
+/// followed by Rayleigh–Ritz, until every wanted residual ‖Lv − θv‖ is below 1e-4 or 30 passes
+/// are spent (then the approximate vectors are used: they are an initialisation, and
+/// umap-learn's ARPACK run, which measures its tolerance relative to each tiny eigenvalue, can
+/// take minutes on graphs of loosely joined clusters). Small graphs use a dense decomposition.
 enum SpectralLayout {
     struct Result {
         var coordinates: [Double]   // n × dim, row-major
@@ -21,8 +23,8 @@ enum SpectralLayout {
 
     static let denseLimit = 150
     static let tolerance = 1e-4
-    static let maxIterations = 40
-    static let filterDegree = 10
+    static let maxIterations = 30
+    static let degreeRange = 8...60
 
     /// The layout for the whole graph (any number of components), as spectral_layout returns it,
     /// before umap-learn's rescaling and noise.
@@ -53,7 +55,9 @@ enum SpectralLayout {
         let laplacian = Laplacian(rowStart: graph.rowStart, columns: graph.columns, weights: normalized, n: n)
         if n <= denseLimit { return dense(laplacian, dim: dim) }
 
-        let m = min(n, k + max(8, k / 4))
+        // Guard vectors beyond the k wanted: the filter's damped interval starts at the block's
+        // largest Ritz value, so a wider block separates the wanted ones better.
+        let m = min(n, k + max(8, k / 3))
         // Start: random normal block with the known null vector (√degree) in front.
         var block = (0..<(n * m)).map { _ in random.normal() }
         let sqrtDegree = degree.map { $0.squareRoot() }
@@ -67,7 +71,12 @@ enum SpectralLayout {
             if converged || iterations >= maxIterations { break }
             let lower = ritz.values[ritz.columns - 1], upper = 2.0
             guard upper - lower > 1e-9 else { break }
-            let filtered = chebyshevFilter(ritz.vectors, laplacian, m: ritz.columns, degree: filterDegree, lower: lower, upper: upper)
+            // T_d grows like cosh(d·√(2·(lower − λ) / (upper − lower))) below `lower`: when the wanted
+            // eigenvalues crowd near 0 (many loosely joined clusters) the degree must rise for
+            // each pass to gain a constant factor.
+            let scale = (2 * lower / (upper - lower)).squareRoot()
+            let degree = min(max(Int((1.2 / scale).rounded(.up)), degreeRange.lowerBound), degreeRange.upperBound)
+            let filtered = chebyshevFilter(ritz.vectors, laplacian, m: ritz.columns, degree: degree, lower: lower, upper: upper)
             guard let next = rayleighRitz(filtered, laplacian, m: ritz.columns) else { break }
             ritz = next
             iterations += 1
@@ -143,8 +152,13 @@ enum SpectralLayout {
     /// Orthonormalises the block (twice, for accuracy) and diagonalises L on its span.
     static func rayleighRitz(_ block: [Double], _ laplacian: Laplacian, m: Int) -> Ritz? {
         let n = laplacian.n
-        guard let first = DenseBlock.orthonormalize(block, n: n, m: m),
-              let basis = DenseBlock.orthonormalize(first.basis, n: n, m: first.columns) else { return nil }
+        guard let first = DenseBlock.orthonormalize(block, n: n, m: m) else { return nil }
+        var basis = first
+        if first.conditionRatio < 1e-8 {
+            // Ill-conditioned block: one more pass restores orthonormality.
+            guard let second = DenseBlock.orthonormalize(first.basis, n: n, m: first.columns) else { return nil }
+            basis = second
+        }
         let r = basis.columns
         let applied = laplacian.apply(basis.basis, m: r)
         var projected = DenseBlock.transposeTimes(basis.basis, applied, n: n, p: r, q: r)
