@@ -218,28 +218,53 @@ struct NearestNeighborChain {
             for j in 0..<d { identity[j * d + j] = 1 }
             return identity
         }
-        var covariance = [Double](repeating: 0, count: d * d)
-        x.withUnsafeBufferPointer { xs in
-            covariance.withUnsafeMutableBufferPointer { cov in
-                for i in 0..<n {
-                    let row = xs.baseAddress! + i * d
-                    for a in 0..<d {
-                        let va = row[a]
-                        if va == 0 { continue }
-                        let out = cov.baseAddress! + a * d
-                        for b in a..<d { out[b] += va * row[b] }
-                    }
-                }
+        // XᵀX by one float GEMM: the directions only need to be good, not exact, and any
+        // orthonormal basis keeps the bound valid.
+        let single = x.map { Float($0) }
+        var product = [Float](repeating: 0, count: d * d)
+        single.withUnsafeBufferPointer { xs in
+            product.withUnsafeMutableBufferPointer { out in
+                gemm(.transposed, .none, m: d, n: d, k: n, a: xs.baseAddress!, lda: d, b: xs.baseAddress!, ldb: d,
+                     c: out.baseAddress!, ldc: d)
             }
         }
-        for a in 0..<d { for b in 0..<a { covariance[a * d + b] = covariance[b * d + a] } }
-        guard let eigen = SymmetricEigen(matrix: covariance, n: d) else {
-            return []  // no projection: the bound uses the norm alone
+        var covariance = product.map { Double($0) }
+        for a in 0..<d { for b in 0..<a { let v = (covariance[a * d + b] + covariance[b * d + a]) / 2; covariance[a * d + b] = v; covariance[b * d + a] = v } }
+        if d <= 96 {
+            guard let eigen = SymmetricEigen(matrix: covariance, n: d) else {
+                return []  // no projection: the bound uses the norm alone
+            }
+            var rows = [Double]()
+            for r in 0..<p {
+                let source = d - 1 - r  // ascending order: largest variance last
+                rows.append(contentsOf: eigen.vectors[(source * d)..<(source * d + d)])
+            }
+            return rows
         }
-        var rows = [Double]()
+        // Wide data: block power iteration for the top p directions (a full d × d
+        // decomposition would cost O(d³)).
+        let width = min(d, p + 8)
+        var random = SeededGenerator(seed: 0x5741_5244)
+        var block = (0..<(d * width)).map { _ in random.normal() }
+        for _ in 0..<12 {
+            guard let basis = DenseBlock.orthonormalize(block, n: d, m: width), basis.columns == width,
+                  let again = DenseBlock.orthonormalize(basis.basis, n: d, m: width) else { return [] }
+            block = DenseBlock.times(covariance, again.basis, n: d, p: d, q: width)
+        }
+        guard let first = DenseBlock.orthonormalize(block, n: d, m: width), first.columns == width,
+              let basis = DenseBlock.orthonormalize(first.basis, n: d, m: width) else { return [] }
+        let applied = DenseBlock.times(covariance, basis.basis, n: d, p: d, q: width)
+        var projected = DenseBlock.transposeTimes(basis.basis, applied, n: d, p: width, q: width)
+        for a in 0..<width { for b in 0..<a { let v = (projected[a * width + b] + projected[b * width + a]) / 2; projected[a * width + b] = v; projected[b * width + a] = v } }
+        guard let small = SymmetricEigen(matrix: projected, n: width) else { return [] }
+        var rows = [Double](repeating: 0, count: p * d)
         for r in 0..<p {
-            let source = d - 1 - r  // ascending order: largest variance last
-            rows.append(contentsOf: eigen.vectors[(source * d)..<(source * d + d)])
+            let source = width - 1 - r
+            for i in 0..<d {
+                var value = 0.0
+                for c in 0..<width { value += basis.basis[i * width + c] * small.vectors[source * width + c] }
+                rows[r * d + i] = value
+            }
         }
         return rows
     }

@@ -121,3 +121,46 @@ private func naiveWard(_ x: [Double], n: Int, d: Int) -> (heights: [Double], lab
     }
     return (heights, { k in partitions[n - k] })
 }
+
+@Suite struct WardWideDataTests {
+    /// Wide points take the block-power path for the bound's directions; the tree must still be
+    /// the textbook one.
+    @Test func wideDataMatchesNaiveHeights() throws {
+        var random = TestRandom(seed: 21)
+        let n = 60, d = 130
+        let points = random.floats(n * d)
+        let tree = try Ward.tree(points: points, n: n, d: d)
+        let basis = NearestNeighborChain.principalDirections(points.map(Double.init), n: n, d: d, count: Ward.boundDimensions)
+        // Orthonormal rows.
+        for r in 0..<Ward.boundDimensions {
+            for q in 0..<Ward.boundDimensions {
+                var dot = 0.0
+                for i in 0..<d { dot += basis[r * d + i] * basis[q * d + i] }
+                #expect(abs(dot - (r == q ? 1 : 0)) < 1e-10)
+            }
+        }
+        // Heights against a direct O(n³) agglomeration on centroids.
+        var members = (0..<n).map { [$0] }
+        var heights = [Double]()
+        while members.count > 1 {
+            var best = (Double.infinity, 0, 0)
+            for a in 0..<members.count {
+                for b in (a + 1)..<members.count {
+                    var squared = 0.0
+                    for t in 0..<d {
+                        let ca = members[a].reduce(0.0) { $0 + Double(points[$1 * d + t]) } / Double(members[a].count)
+                        let cb = members[b].reduce(0.0) { $0 + Double(points[$1 * d + t]) } / Double(members[b].count)
+                        squared += (ca - cb) * (ca - cb)
+                    }
+                    let na = Double(members[a].count), nb = Double(members[b].count)
+                    let ward = (2 * na * nb / (na + nb) * squared).squareRoot()
+                    if ward < best.0 { best = (ward, a, b) }
+                }
+            }
+            heights.append(best.0)
+            members[best.1] += members[best.2]
+            members.remove(at: best.2)
+        }
+        for (mine, reference) in zip(tree.merges.map(\.height), heights) { #expect(abs(mine - reference) < 1e-9 * max(1, reference)) }
+    }
+}
