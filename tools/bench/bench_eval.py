@@ -1,0 +1,115 @@
+"""Clustering-evaluation benchmark: Birder's AMI pipeline (umap-learn + scikit-learn) against ours.
+
+    /work/venv-ref/bin/python tools/bench/bench_eval.py data   [--n 40000] [--dim 1040] [--out /tmp/evalbench]
+    /work/venv-ref/bin/python tools/bench/bench_eval.py python [--out /tmp/evalbench] [--seed 0]
+    /work/venv-ref/bin/python tools/bench/bench_eval.py swift  [--out /tmp/evalbench] [--seed 0] [--command CMD]
+
+`data` writes synthetic BIOSCAN-genus-like embeddings: 400 genera in 40 families (Zipf-sized, so
+a few hundred classes actually occur), a 48-dimensional latent structure lifted to `dim` through a
+random projection and tanh, plus isotropic noise. Files: embeddings.npy (float32 n × dim),
+labels.npy (int64), and the same as raw embeddings.f32 / labels.i32 for tools without an .npy reader.
+
+`python` runs birder.eval.methods.ami.evaluate_ami (L2 → umap-learn 50-d → AgglomerativeClustering
+ward → adjusted_mutual_info_score) under /usr/bin/time -v; `swift` runs our pipeline the same way.
+By default the Swift side is the CLI the lead wires:
+    .build/release/birder cluster --data OUT/embeddings.npy --labels OUT/labels.npy --seed SEED
+Until then, pass --command with any command line that prints the AMI on its last line, e.g. the
+env-gated release test (see Tests/BirderEvalTests/ClusteringBenchmark.swift):
+    --command "swift test -c release -Xswiftc -enable-testing --skip-build --filter ClusteringBenchmark"
+Each run prints wall time, peak resident memory and the AMI, and appends them to OUT/results.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_data(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    genera, families, latent = 400, 40, 48
+    family_centres = rng.normal(size=(families, latent))
+    genus_centres = family_centres[rng.integers(0, families, genera)] + 0.4 * rng.normal(size=(genera, latent))
+    weights = np.minimum(rng.zipf(1.6, genera).astype(float), 50)
+    labels = rng.choice(genera, size=n, p=weights / weights.sum())
+    z = genus_centres[labels] + 0.5 * rng.normal(size=(n, latent))
+    lift = rng.normal(size=(latent, dim)) / np.sqrt(latent)
+    x = np.tanh(z @ lift) + 0.05 * rng.normal(size=(n, dim))
+    return x.astype(np.float32), labels.astype(np.int64)
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    start = time.time()
+    proc = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, env=env)
+    wall = time.time() - start
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit(f"command failed: {' '.join(command)}")
+    amis = re.findall(r"AMI[^0-9-]*(-?[0-9.]+(?:e-?\d+)?)", proc.stdout)
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(int(peak.group(1)) / 1024, 1) if peak else None,
+            "ami": float(amis[-1]) if amis else None, "stdout_tail": proc.stdout[-1500:]}
+
+
+def record(out: Path, name: str, result: dict) -> None:
+    path = out / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[name] = result
+    path.write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "stdout_tail"}))
+
+
+PYTHON_RUN = """
+import sys, time, numpy as np
+from birder.eval.methods.ami import evaluate_ami
+x = np.load(sys.argv[1]); y = np.load(sys.argv[2]); seed = int(sys.argv[3])
+t = time.time()
+ami = evaluate_ami(x, y, n_clusters=len(np.unique(y)), umap_dim=50, l2_normalize_features=True, seed=seed)
+print(f"evaluate_ami seconds {time.time() - t:.2f}")
+print(f"AMI {ami}")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["data", "python", "swift"])
+    parser.add_argument("--out", default="/tmp/evalbench")
+    parser.add_argument("--n", type=int, default=40000)
+    parser.add_argument("--dim", type=int, default=1040)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--command", default=None)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.what == "data":
+        x, y = make_data(args.n, args.dim)
+        np.save(out / "embeddings.npy", x)
+        np.save(out / "labels.npy", y)
+        x.astype("<f4").tofile(out / "embeddings.f32")
+        y.astype("<i4").tofile(out / "labels.i32")
+        (out / "shape.txt").write_text(f"{x.shape[0]} {x.shape[1]}\n")
+        print(f"{x.shape[0]} × {x.shape[1]} embeddings, {len(np.unique(y))} classes → {out}")
+    elif args.what == "python":
+        result = timed([sys.executable, "-c", PYTHON_RUN, str(out / "embeddings.npy"), str(out / "labels.npy"), str(args.seed)])
+        record(out, f"python_seed{args.seed}", result)
+    else:
+        repo = Path(__file__).resolve().parents[2]
+        if args.command:
+            command = shlex.split(args.command)
+        else:
+            command = [str(repo / ".build/release/birder"), "cluster", "--data", str(out / "embeddings.npy"),
+                       "--labels", str(out / "labels.npy"), "--seed", str(args.seed)]
+        env = dict(os.environ, BIRDER_EVAL_BENCH=str(out), BIRDER_EVAL_BENCH_SEED=str(args.seed))
+        result = timed(command, env)
+        record(out, f"swift_seed{args.seed}", result)
+
+
+if __name__ == "__main__":
+    main()
