@@ -3,6 +3,7 @@
     /work/venv-ref/bin/python tools/bench/bench_eval.py data   [--n 40000] [--dim 1040] [--out /tmp/evalbench]
     /work/venv-ref/bin/python tools/bench/bench_eval.py python [--out /tmp/evalbench] [--seed 0]
     /work/venv-ref/bin/python tools/bench/bench_eval.py swift  [--out /tmp/evalbench] [--seed 0] [--command CMD]
+    /work/venv-ref/bin/python tools/bench/bench_eval.py all    [--n 40000] [--dim 1040] [--command CMD] [--write]
 
 `data` writes synthetic BIOSCAN-genus-like embeddings: 400 genera in 40 families (Zipf-sized, so
 a few hundred classes actually occur), a 48-dimensional latent structure lifted to `dim` through a
@@ -17,6 +18,8 @@ Until then, pass --command with any command line that prints the AMI on its last
 env-gated release test (see Tests/BirderEvalTests/ClusteringBenchmark.swift):
     --command "swift test -c release -Xswiftc -enable-testing --skip-build --filter ClusteringBenchmark"
 Each run prints wall time, peak resident memory and the AMI, and appends them to OUT/results.json.
+`all` makes the data when missing, runs both, and prints a Markdown table (with --write, between
+the clustering markers of BENCHMARKS.md).
 """
 
 import argparse
@@ -77,18 +80,44 @@ print(f"AMI {ami}")
 """
 
 
+ROOT = Path(__file__).resolve().parents[2]
+BEGIN, END = "<!-- clustering:begin -->", "<!-- clustering:end -->"
+
+
+def table(args: argparse.Namespace, python: dict, swift: dict, classes: int) -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    rows = [("umap-learn 0.5.12 + scikit-learn (Birder's evaluate_ami)", python),
+            ("birder-swift", swift)]
+    lines = [
+        BEGIN,
+        f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores; {args.n} × {args.dim} synthetic "
+        f"embeddings in {classes} classes (tools/bench/bench_eval.py), seed {args.seed}; L2-normalise → UMAP 50-d → "
+        "Ward (k = classes) → AMI; wall time and peak RSS of the whole process.",
+        "",
+        "| engine | wall (s) | × faster | peak RSS (MB) | memory ratio | AMI |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['wall_s']:.1f} | {python['wall_s'] / r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['peak_rss_mb'] / python['peak_rss_mb']:.3f} | {r['ami']:.4f} |")
+    lines += ["", "Reproduce: `swift build -c release && python tools/bench/bench_eval.py all "
+              f"--n {args.n} --dim {args.dim} --write`", END]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["data", "python", "swift"])
+    parser.add_argument("what", choices=["data", "python", "swift", "all"])
     parser.add_argument("--out", default="/tmp/evalbench")
     parser.add_argument("--n", type=int, default=40000)
     parser.add_argument("--dim", type=int, default=1040)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--command", default=None)
+    parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.what == "data":
+    if args.what == "data" or (args.what == "all" and not (out / "embeddings.npy").exists()):
         x, y = make_data(args.n, args.dim)
         np.save(out / "embeddings.npy", x)
         np.save(out / "labels.npy", y)
@@ -96,19 +125,32 @@ def main() -> None:
         y.astype("<i4").tofile(out / "labels.i32")
         (out / "shape.txt").write_text(f"{x.shape[0]} {x.shape[1]}\n")
         print(f"{x.shape[0]} × {x.shape[1]} embeddings, {len(np.unique(y))} classes → {out}")
-    elif args.what == "python":
-        result = timed([sys.executable, "-c", PYTHON_RUN, str(out / "embeddings.npy"), str(out / "labels.npy"), str(args.seed)])
-        record(out, f"python_seed{args.seed}", result)
-    else:
-        repo = Path(__file__).resolve().parents[2]
+    if args.what in ("python", "all"):
+        python = timed([sys.executable, "-c", PYTHON_RUN, str(out / "embeddings.npy"), str(out / "labels.npy"), str(args.seed)])
+        record(out, f"python_seed{args.seed}", python)
+    if args.what in ("swift", "all"):
+        repo = ROOT
         if args.command:
             command = shlex.split(args.command)
         else:
             command = [str(repo / ".build/release/birder"), "cluster", "--data", str(out / "embeddings.npy"),
                        "--labels", str(out / "labels.npy"), "--seed", str(args.seed)]
         env = dict(os.environ, BIRDER_EVAL_BENCH=str(out), BIRDER_EVAL_BENCH_SEED=str(args.seed))
-        result = timed(command, env)
-        record(out, f"swift_seed{args.seed}", result)
+        swift = timed(command, env)
+        record(out, f"swift_seed{args.seed}", swift)
+    if args.what == "all":
+        classes = len(np.unique(np.load(out / "labels.npy")))
+        args.n, args.dim = (int(v) for v in (out / "shape.txt").read_text().split())
+        text = table(args, python, swift, classes)
+        print(text)
+        if args.write:
+            path = ROOT / "BENCHMARKS.md"
+            current = path.read_text() if path.exists() else "# Benchmarks\n\n"
+            if BEGIN in current:
+                current = current[: current.index(BEGIN)] + text + current[current.index(END) + len(END):]
+            else:
+                current += "\n## Clustering evaluation (AMI pipeline)\n\n" + text + "\n"
+            path.write_text(current)
 
 
 if __name__ == "__main__":
