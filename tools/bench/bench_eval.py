@@ -8,12 +8,13 @@
 `data` writes synthetic BIOSCAN-genus-like embeddings: 400 genera in 40 families (Zipf-sized, so
 a few hundred classes actually occur), a 48-dimensional latent structure lifted to `dim` through a
 random projection and tanh, plus isotropic noise. Files: embeddings.npy (float32 n × dim),
-labels.npy (int64), and the same as raw embeddings.f32 / labels.i32 for tools without an .npy reader.
+labels.npy (int64), the same as raw embeddings.f32 / labels.i32, and for `birder cluster` the sample
+list embeddings.npy.samples.txt and labels.csv (sample,label).
 
 `python` runs birder.eval.methods.ami.evaluate_ami (L2 → umap-learn 50-d → AgglomerativeClustering
 ward → adjusted_mutual_info_score) under /usr/bin/time -v; `swift` runs our pipeline the same way.
 By default the Swift side is the CLI the lead wires:
-    .build/release/birder cluster --data OUT/embeddings.npy --labels OUT/labels.npy --seed SEED
+    .build/release/birder cluster --data OUT/embeddings.npy --labels OUT/labels.csv --seed SEED
 Until then, pass --command with any command line that prints the AMI on its last line, e.g. the
 env-gated release test (see Tests/BirderEvalTests/ClusteringBenchmark.swift):
     --command "swift test -c release -Xswiftc -enable-testing --skip-build --filter ClusteringBenchmark"
@@ -124,7 +125,13 @@ def main() -> None:
         x.astype("<f4").tofile(out / "embeddings.f32")
         y.astype("<i4").tofile(out / "labels.i32")
         (out / "shape.txt").write_text(f"{x.shape[0]} {x.shape[1]}\n")
+
         print(f"{x.shape[0]} × {x.shape[1]} embeddings, {len(np.unique(y))} classes → {out}")
+    if (out / "labels.npy").exists() and not (out / "labels.csv").exists():
+        # What `birder cluster` reads: the sample list beside the .npy, labels as sample,label.
+        y = np.load(out / "labels.npy")
+        (out / "embeddings.npy.samples.txt").write_text("".join(f"s{i}\n" for i in range(len(y))))
+        (out / "labels.csv").write_text("sample,label\n" + "".join(f"s{i},{label}\n" for i, label in enumerate(y)))
     if args.what in ("python", "all"):
         python = timed([sys.executable, "-c", PYTHON_RUN, str(out / "embeddings.npy"), str(out / "labels.npy"), str(args.seed)])
         record(out, f"python_seed{args.seed}", python)
@@ -134,7 +141,7 @@ def main() -> None:
             command = shlex.split(args.command)
         else:
             command = [str(repo / ".build/release/birder"), "cluster", "--data", str(out / "embeddings.npy"),
-                       "--labels", str(out / "labels.npy"), "--seed", str(args.seed)]
+                       "--labels", str(out / "labels.csv"), "--seed", str(args.seed)]
         env = dict(os.environ, BIRDER_EVAL_BENCH=str(out), BIRDER_EVAL_BENCH_SEED=str(args.seed))
         swift = timed(command, env)
         record(out, f"swift_seed{args.seed}", swift)

@@ -97,7 +97,8 @@ enum Interrupt {
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {
             if flag.value {
-                // A second Ctrl-C: stop at once (temporary files are removed by their owners' defer).
+                // A second Ctrl-C aborts at once. The destination is never touched (outputs are renamed
+                // into place only on success), but a hidden `.NAME.tmp-PID` file may stay behind.
                 _exit(130)
             }
             flag.set()
