@@ -14,6 +14,7 @@
 #define BK_FN(name) BK_CAT(name, BK_SUFFIX)
 
 typedef float v8 __attribute__((vector_size(32)));
+#include "erf_approx.h"
 
 static inline __attribute__((always_inline)) v8 ld8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline __attribute__((always_inline)) void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
@@ -22,24 +23,9 @@ static inline __attribute__((always_inline)) float hsum8(v8 v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-// erf by the odd/even rational approximation on [−4, 4] (Eigen's; erf is ±1 in Float32 beyond),
-// branch-free, one division: GELU(x) = x/2 · (1 + erf(x/√2)).
+// GELU(x) = x/2 · (1 + erf(x/√2)), erf from erf_approx.h.
 static inline __attribute__((always_inline)) v8 gelu8(v8 v) {
-    v8 x = v * 0.70710678118654752f;
-    x = __builtin_elementwise_min(__builtin_elementwise_max(x, splat8(-4.0f)), splat8(4.0f));
-    v8 x2 = x * x;
-    v8 p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-    p = x2 * p + -2.10102402082508e-06f;
-    p = x2 * p + -5.69250639462346e-05f;
-    p = x2 * p + -7.34990630326855e-04f;
-    p = x2 * p + -2.95459980854025e-03f;
-    p = x2 * p + -1.60960333262415e-02f;
-    p = x * p;
-    v8 q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-    q = x2 * q + -1.68282697438203e-03f;
-    q = x2 * q + -7.37332916720468e-03f;
-    q = x2 * q + -1.42647390514189e-02f;
-    return 0.5f * v * (1.0f + p / q);
+    return 0.5f * v * (1.0f + bk_erf8(v * 0.70710678118654752f));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #define TK_INLINE static inline __attribute__((always_inline))
 
 typedef float tk_v8 __attribute__((vector_size(32)));
+#include "erf_approx.h"
 typedef int tk_i8 __attribute__((vector_size(32)));
 
 TK_INLINE tk_v8 TK_FN(ld)(const float *p) { tk_v8 v; memcpy(&v, p, sizeof v); return v; }
@@ -49,24 +50,8 @@ TK_INLINE tk_v8 TK_FN(exp8)(tk_v8 x) {
     return y * scale;
 }
 
-// erf by the odd/even rational approximation on [−4, 4] (Eigen's and XLA's; erf is ±1 in Float32
-// beyond), one division, branch-free.
-TK_INLINE tk_v8 TK_FN(erf8)(tk_v8 x) {
-    x = __builtin_elementwise_min(__builtin_elementwise_max(x, TK_FN(splat)(-4.0f)), TK_FN(splat)(4.0f));
-    tk_v8 x2 = x * x;
-    tk_v8 p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-    p = x2 * p + -2.10102402082508e-06f;
-    p = x2 * p + -5.69250639462346e-05f;
-    p = x2 * p + -7.34990630326855e-04f;
-    p = x2 * p + -2.95459980854025e-03f;
-    p = x2 * p + -1.60960333262415e-02f;
-    p = x * p;
-    tk_v8 q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-    q = x2 * q + -1.68282697438203e-03f;
-    q = x2 * q + -7.37332916720468e-03f;
-    q = x2 * q + -1.42647390514189e-02f;
-    return p / q;
-}
+// erf from erf_approx.h (shared with the convolution kernels).
+TK_INLINE tk_v8 TK_FN(erf8)(tk_v8 x) { return bk_erf8(x); }
 
 TK_INLINE tk_v8 TK_FN(gelu8)(tk_v8 v, int kind) {
     if (kind == 1) return v / (1.0f + TK_FN(exp8)(v * -1.702f));
