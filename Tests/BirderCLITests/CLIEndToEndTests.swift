@@ -180,3 +180,32 @@ import BirderTestSupport
         #expect(rows.contains { $0["name"] as? String == "rdnet_t_ibot-bioscan5m" && $0["status"] as? String == "missing" })
     }
 }
+
+extension CLIEndToEndTests {
+    /// `probe` on an image folder with `--model`: embedded once (the truncated photo reported and left
+    /// out), cached, and the second command reads the cache instead of decoding again.
+    @Test func evaluationCommandsEmbedImageFoldersThroughACache() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let cache = dir.appendingPathComponent("cache").path
+        let head = dir.appendingPathComponent("photos.head.pt").path
+        let trained = try BirderProcess.run(["probe", "train", "--train", photos, "--model", model, "--cache-dir", cache,
+                                             "--epochs", "2", "--output", head])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stderr.contains("error: \(photos)/insects/d_truncated.jpg: "))
+        #expect(try Head.load(head).classNames == ["insects", "photos"])
+        let cached = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".npy") }
+        #expect(cached.count == 1)
+        let embeddings = try NPY.readFloat32((cache as NSString).appendingPathComponent(cached[0]))
+        #expect(relativeError(embeddings.scalars, expected.images.flatMap(\.embedding)) <= 1e-4)
+
+        let evaluated = try BirderProcess.run(["probe", "eval", "--data", photos, "--model", model, "--cache-dir", cache, "--head", head])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        #expect(evaluated.stderr.contains("cached embeddings"))
+        #expect(!evaluated.stderr.contains("d_truncated"))
+        #expect(evaluated.stdout.split(separator: "\n").last?.contains("photos.head.pt") == true)
+
+        let refused = try BirderProcess.run(["cluster", "--data", photos])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("is a directory: pass --model"))
+    }
+}

@@ -14,10 +14,11 @@ struct ClusterCommand: ParsableCommand {
           birder cluster --data test.npy --output clusters.csv
         """)
 
-    @Option(name: .long, help: "Embeddings (.npy with .samples.txt, .csv or .safetensors).")
+    @Option(name: .long, help: "Embeddings (.npy with .samples.txt, .csv or .safetensors), or an image folder with --model.")
     var data: String
 
     @OptionGroup var labelOption: LabelOption
+    @OptionGroup var source: EmbeddingSourceOptions
 
     @Option(name: .long, help: "UMAP output dimensions.")
     var umapDim = 50
@@ -35,7 +36,7 @@ struct ClusterCommand: ParsableCommand {
         try reportingErrors {
             let sink = try output.map(OutputSink.init(path:))
             do {
-                let dataset = try EmbeddingDataset.load(data, labelsFile: labelOption.labels)
+                let dataset = try EmbeddingDataset.load(source.embeddingsFile(for: data), labelsFile: labelOption.labels)
                 let (classes, indices) = dataset.indexedLabels()
                 let result = try ClusteringEvaluation.evaluate(
                     embeddings: dataset.features, n: dataset.count, d: dataset.dimension, labels: indices.map { $0! },

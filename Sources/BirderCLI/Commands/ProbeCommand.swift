@@ -29,13 +29,14 @@ struct ProbeTrainCommand: ParsableCommand {
           birder probe train --train train.npy --val val.npy --epochs 10 --output rdnet_t_ibot-bioscan5m-order.head.pt
         """)
 
-    @Option(name: .long, help: "Training embeddings (.npy with .samples.txt, .csv or .safetensors).")
+    @Option(name: .long, help: "Training embeddings (.npy with .samples.txt, .csv or .safetensors), or an image folder with --model.")
     var train: String
 
-    @Option(name: .long, help: "Validation embeddings, reported each epoch.")
+    @Option(name: .long, help: "Validation embeddings (or an image folder with --model), reported each epoch.")
     var val: String?
 
     @OptionGroup var labelOption: LabelOption
+    @OptionGroup var source: EmbeddingSourceOptions
 
     @Option(name: .long, help: "Epochs.")
     var epochs = 10
@@ -56,11 +57,11 @@ struct ProbeTrainCommand: ParsableCommand {
         try reportingErrors {
             let probe = try OutputSink(path: output)
             probe.discard()
-            let training = try EmbeddingDataset.load(train, labelsFile: labelOption.labels)
+            let training = try EmbeddingDataset.load(source.embeddingsFile(for: train), labelsFile: labelOption.labels)
             let (classes, trainIndices) = training.indexedLabels()
             var validationFeatures: [Float]?, validationLabels: [Int]?
             if let val {
-                let validation = try EmbeddingDataset.load(val, labelsFile: labelOption.labels)
+                let validation = try EmbeddingDataset.load(source.embeddingsFile(for: val), labelsFile: labelOption.labels)
                 guard validation.dimension == training.dimension else {
                     throw CLIError.usage("\(val): \(validation.dimension)-wide embeddings, \(train) has \(training.dimension)")
                 }
@@ -105,8 +106,10 @@ struct ProbeEvalCommand: ParsableCommand {
           birder probe eval --data test.npy --head order.head.pt --labels order.csv --head species.head.pt --labels species.csv
         """)
 
-    @Option(name: .long, help: "Embeddings to evaluate on.")
+    @Option(name: .long, help: "Embeddings to evaluate on, or an image folder with --model.")
     var data: String
+
+    @OptionGroup var source: EmbeddingSourceOptions
 
     @Option(name: .long, help: "A head file (repeatable).")
     var head: [String]
@@ -124,8 +127,9 @@ struct ProbeEvalCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             print("head".padding(toLength: 40, withPad: " ", startingAt: 0) + "samples    top-1    top-5    macro")
+            let file = try source.embeddingsFile(for: data)
             for (i, headPath) in head.enumerated() {
-                let dataset = try EmbeddingDataset.load(data, labelsFile: labels.isEmpty ? nil : labels[i])
+                let dataset = try EmbeddingDataset.load(file, labelsFile: labels.isEmpty ? nil : labels[i])
                 let probe = try Head.load(headPath)
                 guard probe.inputDimension == dataset.dimension else {
                     throw CLIError.usage("\(headPath): the head takes \(probe.inputDimension)-wide embeddings, \(data) has \(dataset.dimension)")

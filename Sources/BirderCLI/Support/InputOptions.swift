@@ -25,7 +25,10 @@ struct InputOptions: ParsableArguments {
     }
 
     /// Every image path in input order: files as given, directories expanded in sorted order.
-    func collectPaths() throws -> [String] {
+    func collectPaths() throws -> [String] { try Self.collectImagePaths(inputs) }
+
+    /// `inputs` expanded as `collectPaths` does.
+    static func collectImagePaths(_ inputs: [String]) throws -> [String] {
         var paths: [String] = []
         let fm = FileManager.default
         for input in inputs {
@@ -40,7 +43,7 @@ struct InputOptions: ParsableArguments {
             guard let walker = fm.enumerator(atPath: input) else { throw CLIError.usage("\(input): cannot read directory") }
             var found: [String] = []
             for case let relative as String in walker
-            where Self.imageExtensions.contains((relative as NSString).pathExtension.lowercased()) {
+            where imageExtensions.contains((relative as NSString).pathExtension.lowercased()) {
                 found.append((input as NSString).appendingPathComponent(relative))
             }
             paths += found.sorted()
