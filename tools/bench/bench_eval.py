@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks_md import cpu_name, markers, write_section
+
 
 def make_data(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -82,11 +84,11 @@ print(f"AMI {ami}")
 
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- clustering:begin -->", "<!-- clustering:end -->"
+BEGIN, END = markers("clustering")
 
 
 def table(args: argparse.Namespace, python: dict, swift: dict, classes: int) -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     rows = [("umap-learn 0.5.12 + scikit-learn (Birder's evaluate_ami)", python),
             ("birder-swift", swift)]
     lines = [
@@ -151,13 +153,7 @@ def main() -> None:
         text = table(args, python, swift, classes)
         print(text)
         if args.write:
-            path = ROOT / "BENCHMARKS.md"
-            current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-            if BEGIN in current:
-                current = current[: current.index(BEGIN)] + text + current[current.index(END) + len(END):]
-            else:
-                current += "\n## Clustering evaluation (AMI pipeline)\n\n" + text + "\n"
-            path.write_text(current)
+            write_section("clustering", "Clustering evaluation (AMI pipeline)", text)
 
 
 if __name__ == "__main__":

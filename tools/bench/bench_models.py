@@ -12,7 +12,6 @@ Each engine runs in its own process under /usr/bin/time -v, so peak memory is me
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -22,7 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIRDER = ROOT / ".build" / "release" / "birder"
-BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
+from benchmarks_md import cpu_name, markers, write_section
+
+BEGIN, END = markers("models")
 
 WORKER = r'''
 import json, sys, time
@@ -119,7 +120,7 @@ def main() -> None:
                 rows.append((network, engine, ips, ips / torch_ips, ips / ort_ips, rss))
             print(f"{network}: done", file=sys.stderr)
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    cpu = cpu_name()
     lines = [
         BEGIN,
         f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, {args.threads} threads, "
@@ -138,14 +139,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-        if BEGIN in text:
-            text = text[: text.index(BEGIN)] + table + text[text.index(END) + len(END):]
-        else:
-            text += "\n## Models\n\n" + table + "\n"
-        path.write_text(text)
-
+        write_section("models", "Models: forward pass, batch 8", table)
 
 if __name__ == "__main__":
     main()

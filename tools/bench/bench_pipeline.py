@@ -19,7 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIRDER = ROOT / ".build" / "release" / "birder"
 PHOTO = ROOT / "Tests/Fixtures/vision/images/rocket.jpg"  # 640×427
-BEGIN, END = "<!-- pipeline:begin -->", "<!-- pipeline:end -->"
+from benchmarks_md import cpu_name, markers, write_section
+
+BEGIN, END = markers("pipeline")
 
 
 def run_json(cmd: list[str]) -> dict:
@@ -65,7 +67,7 @@ def main() -> None:
         predict_ips = args.images / (time.perf_counter() - start)
         prep = run_json([str(BIRDER), "bench", "--image", str(PHOTO), "--iterations", "50", "--json"])
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     table = "\n".join([
         BEGIN,
         f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, {args.threads} threads, rdnet_t, "
@@ -86,14 +88,7 @@ def main() -> None:
     ])
     print(table)
     if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-        if BEGIN in text:
-            text = text[: text.index(BEGIN)] + table + text[text.index(END) + len(END):]
-        else:
-            text += "\n## Pipeline: images to predictions\n\n" + table + "\n"
-        path.write_text(text)
-
+        write_section("pipeline", "Pipeline: images to predictions", table)
 
 if __name__ == "__main__":
     main()
