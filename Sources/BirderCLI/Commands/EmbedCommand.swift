@@ -43,25 +43,14 @@ struct EmbedCommand: ParsableCommand {
         try reportingErrors {
             let (path, network) = try model.resolveCheckpoint()
             let paths = try input.collectPaths()
-            // Refuse an unwritable destination before any work.
-            let probe = try OutputSink(path: output)
-            probe.discard()
+            try OutputSink.checkWritable(output)
             let loaded = try LoadedModel.load(path: path, network: network)
             let width = loaded.encoder.embeddingSize
-            var samples: [String] = []
-            var rows: [Float] = []
-            let failed = try InferenceRunner(model: loaded, input: input, paths: paths).run(label: "embed") { indices, batch in
-                let embeddings = try loaded.encoder.embedding(batch)
-                samples += indices.map { paths[$0] }
-                rows += embeddings.scalars
-            }
-            let matrix = Tensor(shape: [samples.count, width], values: rows)
+            let (samples, matrix, failed) = try InferenceRunner(model: loaded, input: input, paths: paths).embedAll()
+            let rows = matrix.scalars
             switch kind! {
             case .npy:
-                let list = try OutputSink(path: output + ".samples.txt")
-                try list.write(samples.map { $0 + "\n" }.joined())
-                try NPY.write(matrix, to: output)
-                try list.commit()
+                try writeNPYWithSamples(matrix, samples: samples, to: output)
             case .csv:
                 let sink = try OutputSink(path: output)
                 try sink.write((["sample"] + (0..<width).map(String.init)).joined(separator: ",") + "\n")

@@ -35,8 +35,7 @@ struct FeaturesCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let (path, network) = try model.resolveCheckpoint()
-            let probe = try OutputSink(path: output)
-            probe.discard()
+            try OutputSink.checkWritable(output)
             let loaded = try LoadedModel.load(path: path, network: network)
             let names = loaded.encoder.stageNames
             let wanted = stage.map { $0 == "neck" && !names.contains("neck") ? (names.first ?? $0) : $0 }

@@ -55,8 +55,7 @@ struct ProbeTrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let probe = try OutputSink(path: output)
-            probe.discard()
+            try OutputSink.checkWritable(output)
             let training = try EmbeddingDataset.load(source.embeddingsFile(for: train), labelsFile: labelOption.labels)
             let (classes, trainIndices) = training.indexedLabels()
             var validationFeatures: [Float]?, validationLabels: [Int]?

@@ -46,15 +46,8 @@ struct EmbeddingSourceOptions: ParsableArguments {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let loaded = try LoadedModel.load(path: checkpoint, network: network)
         let input = try InputOptions.parse([path, "--batch-size", String(embedBatchSize)])
-        var samples: [String] = [], rows: [Float] = []
-        _ = try InferenceRunner(model: loaded, input: input, paths: paths).run(label: "embed") { indices, batch in
-            samples += indices.map { paths[$0] }
-            rows += try loaded.encoder.embedding(batch).scalars
-        }
-        let list = try OutputSink(path: file + ".samples.txt")
-        try list.write(samples.map { $0 + "\n" }.joined())
-        try NPY.write(Tensor(shape: [samples.count, loaded.encoder.embeddingSize], values: rows), to: file)
-        try list.commit()
+        let (samples, embeddings, _) = try InferenceRunner(model: loaded, input: input, paths: paths).embedAll()
+        try writeNPYWithSamples(embeddings, samples: samples, to: file)
         return file
     }
 

@@ -90,9 +90,28 @@ struct InferenceRunner {
         return failed
     }
 
+    /// The embeddings of every image that loads: (their paths in input order, N×D rows, failures).
+    func embedAll() throws -> (samples: [String], embeddings: Tensor, failed: Int) {
+        var samples: [String] = []
+        var rows: [Float] = []
+        let failed = try run(label: "embed") { indices, batch in
+            samples += indices.map { paths[$0] }
+            rows += try model.encoder.embedding(batch).scalars
+        }
+        return (samples, Tensor(shape: [samples.count, model.encoder.embeddingSize], values: rows), failed)
+    }
+
     /// `PATH: reason`, without repeating the path when the error already starts with it.
     static func describe(_ error: any Error, path: String) -> String {
         let text = String(describing: error)
         return text.hasPrefix(path) ? text : "\(path): \(text)"
     }
+}
+
+/// `birder embed`'s .npy output: the matrix, and `FILE.samples.txt` with one path per row.
+func writeNPYWithSamples(_ embeddings: Tensor, samples: [String], to path: String) throws {
+    let list = try OutputSink(path: path + ".samples.txt")
+    try list.write(samples.map { $0 + "\n" }.joined())
+    try NPY.write(embeddings, to: path)
+    try list.commit()
 }

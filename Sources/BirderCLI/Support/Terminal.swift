@@ -149,6 +149,11 @@ final class OutputSink {
         self.handle = handle
     }
 
+    /// Refuses an unwritable destination before any work is done.
+    static func checkWritable(_ path: String) throws {
+        try OutputSink(path: path).discard()
+    }
+
     func write(_ text: String) throws { try write(Data(text.utf8)) }
 
     func write(_ data: Data) throws {
