@@ -184,6 +184,10 @@ struct ListedSource: ParameterSource {
             #expect(plan.linesPerChunk * width <= max(ChunkPlan.targetRows, width, ChunkPlan.minimumRows + width))
             if lines * width >= 2 * workers * ChunkPlan.targetRows { #expect(plan.count >= 2 * workers) }
             if workers > 1 && lines >= 2 { #expect(plan.count >= 2) }
+            // Balanced: chunks differ by at most one line, and each worker gets as many.
+            let sizes = ranges.map(\.count)
+            #expect(sizes.max()! - sizes.min()! <= 1 && sizes.max() == plan.linesPerChunk)
+            #expect(plan.count % workers == 0 || plan.count == lines)
         }
     }
 }

@@ -73,31 +73,35 @@ final class Workspace {
     func ring(_ worker: Int) -> DepthwiseScratch { rings[worker] }
 }
 
-/// How the lines of one resolution are cut into work chunks: whole lines, about `targetRows`
-/// pixels each (a chunk's a1/a2 then stay in L2/L3 between the three kernels of a block). Where
-/// that gives fewer than two chunks per worker, chunks shrink to balance the workers, but not
-/// below about `minimumRows` pixels (a GEMM on a handful of rows wastes most of its 6-row tiles).
+/// How the lines of one resolution are cut into work chunks: whole lines, at most about
+/// `targetRows` pixels each (a chunk's a1/a2 then stay in L2/L3 between the three kernels of a
+/// block). Where that gives fewer than two chunks per worker, chunks shrink to balance the workers,
+/// but not below about `minimumRows` pixels (a GEMM on a handful of rows wastes most of its 6-row
+/// tiles). Chunks differ by at most one line and their count is a multiple of the workers (where
+/// there are enough lines): with a block's work split 10 ways over 2 workers as 9 full chunks and
+/// a sliver, one worker idled for most of a chunk at every layer (4 % of a 2-thread pass).
 struct ChunkPlan {
-    let lines: Int, linesPerChunk: Int
+    let lines: Int, count: Int
 
     static let targetRows = 168
     static let minimumRows = 48
 
     init(lines: Int, width: Int, workers: Int) {
-        self.lines = lines
         func ceil(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
-        var perChunk = max(1, ChunkPlan.targetRows / width)
-        if ceil(lines, perChunk) < 2 * workers {
-            let balanced = ceil(lines, 2 * workers)
-            let floor = min(ceil(ChunkPlan.minimumRows, width), ceil(lines, workers))
-            perChunk = max(1, balanced, floor)
+        self.lines = lines
+        let workers = max(1, workers)
+        var count = ceil(lines, max(1, ChunkPlan.targetRows / width))
+        if count < 2 * workers {
+            let smallest = min(ceil(ChunkPlan.minimumRows, width), ceil(lines, workers))
+            count = max(count, min(2 * workers, lines / max(1, smallest)))
         }
-        linesPerChunk = perChunk
+        self.count = max(1, min(lines, ceil(count, workers) * workers))
     }
 
-    var count: Int { (lines + linesPerChunk - 1) / linesPerChunk }
+    /// The most lines any chunk has (what per-worker scratch must hold).
+    var linesPerChunk: Int { (lines + count - 1) / count }
     func lines(of chunk: Int) -> Range<Int> {
-        (chunk * linesPerChunk)..<min(lines, (chunk + 1) * linesPerChunk)
+        (lines * chunk / count)..<(lines * (chunk + 1) / count)
     }
 }
 
