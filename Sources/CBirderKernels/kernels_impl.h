@@ -204,10 +204,12 @@ static inline __attribute__((always_inline)) void dw_tile(
 static inline __attribute__((always_inline)) void dw_line_xt(
     int xt, const float *const *rows, int ky0, int ky1, int width, int groups,
     const float *weight, long ldw, const float *bias, float *out, long ldo) {
+    // Channel groups outermost: a group's 7 ring rows ((width + 6)·8 floats each) and its 49 weight
+    // vectors then stay in L1 while the tiles walk along the line.
     const size_t group_stride = (size_t)(width + 6) * 8;
-    for (int x0 = 0; x0 < width; x0 += xt) {
-        int valid = width - x0 < xt ? width - x0 : xt;
-        for (int g = 0; g < groups; g++) {
+    for (int g = 0; g < groups; g++) {
+        for (int x0 = 0; x0 < width; x0 += xt) {
+            int valid = width - x0 < xt ? width - x0 : xt;
             dw_tile(xt, rows, ky0, ky1, (size_t)g * group_stride + (size_t)x0 * 8, weight + 8 * g, ldw,
                     ld8(bias + 8 * g), out + (size_t)x0 * (size_t)ldo + 8 * g, ldo, valid);
         }
