@@ -14,7 +14,7 @@
 #define BK_FN(name) BK_CAT(name, BK_SUFFIX)
 
 typedef float v8 __attribute__((vector_size(32)));
-#include "erf_approx.h"
+#include "gelu_approx.h"
 
 static inline __attribute__((always_inline)) v8 ld8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline __attribute__((always_inline)) void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
@@ -23,10 +23,6 @@ static inline __attribute__((always_inline)) float hsum8(v8 v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-// GELU(x) = x/2 · (1 + erf(x/√2)), erf from erf_approx.h.
-static inline __attribute__((always_inline)) v8 gelu8(v8 v) {
-    return 0.5f * v * (1.0f + bk_erf8(v * 0.70710678118654752f));
-}
 
 // ---------------------------------------------------------------------------------------------
 // GEMM: a 6×16 register tile (12 accumulators, 2 weight vectors, 1 broadcast) over the whole K.
@@ -40,7 +36,7 @@ static inline __attribute__((always_inline)) void tile_epilogue(v8 *acc, const f
         acc[2 * r + 1] += b1;
     }
     if (act == 1) {
-        for (int r = 0; r < 12; r++) acc[r] = gelu8(acc[r]);
+        for (int r = 0; r < 12; r++) acc[r] = bk_gelu8(acc[r]);
     }
 }
 

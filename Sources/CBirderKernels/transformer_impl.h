@@ -11,7 +11,7 @@
 #define TK_INLINE static inline __attribute__((always_inline))
 
 typedef float tk_v8 __attribute__((vector_size(32)));
-#include "erf_approx.h"
+#include "gelu_approx.h"
 typedef int tk_i8 __attribute__((vector_size(32)));
 
 TK_INLINE tk_v8 TK_FN(ld)(const float *p) { tk_v8 v; memcpy(&v, p, sizeof v); return v; }
@@ -50,12 +50,9 @@ TK_INLINE tk_v8 TK_FN(exp8)(tk_v8 x) {
     return y * scale;
 }
 
-// erf from erf_approx.h (shared with the convolution kernels).
-TK_INLINE tk_v8 TK_FN(erf8)(tk_v8 x) { return bk_erf8(x); }
-
 TK_INLINE tk_v8 TK_FN(gelu8)(tk_v8 v, int kind) {
     if (kind == 1) return v / (1.0f + TK_FN(exp8)(v * -1.702f));
-    return 0.5f * v * (1.0f + TK_FN(erf8)(v * 0.70710678118654752f));
+    return bk_gelu8(v);  // gelu_approx.h, shared with the convolution kernels
 }
 
 void TK_FN(tk_exp)(float *x, long count) {
