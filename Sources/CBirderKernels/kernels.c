@@ -84,7 +84,8 @@ long bk_next_token(void) {
 }
 
 size_t bk_dwconv7_scratch_size(int width, int channels) {
-    return 7 * (size_t)(width + 6) * (size_t)((channels + 7) / 8 * 8);
+    // Seven ring rows, then one line of per-pixel channel sums (width × 8).
+    return 7 * (size_t)(width + 6) * (size_t)((channels + 7) / 8 * 8) + (size_t)width * 8;
 }
 
 void bk_scale_columns(float *x, long ldx, int rows, int cols, const float *scale) {

@@ -133,14 +133,11 @@ void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *
 // ---------------------------------------------------------------------------------------------
 // LayerNorm rows.
 
-static inline __attribute__((always_inline)) void layernorm_row(const float *x, int cols, const float *w, const float *b,
-                                 float eps, float *y) {
-    v8 acc = {0};
-    int j = 0;
-    for (; j + 8 <= cols; j += 8) acc += ld8(x + j);
-    float total = hsum8(acc);
-    for (; j < cols; j++) total += x[j];
-    float mean = total / (float)cols;
+// Given the row's mean: the variance pass and the normalising pass.
+static inline __attribute__((always_inline)) void layernorm_row_centered(const float *x, int cols, float mean,
+                                                                         const float *w, const float *b,
+                                                                         float eps, float *y) {
+    int j;
     v8 sq = {0};
     v8 m8 = splat8(mean);
     for (j = 0; j + 8 <= cols; j += 8) {
@@ -159,6 +156,16 @@ static inline __attribute__((always_inline)) void layernorm_row(const float *x, 
     for (; j < cols; j++) y[j] = (x[j] - mean) * inv * w[j] + b[j];
 }
 
+static inline __attribute__((always_inline)) void layernorm_row(const float *x, int cols, const float *w, const float *b,
+                                 float eps, float *y) {
+    v8 acc = {0};
+    int j = 0;
+    for (; j + 8 <= cols; j += 8) acc += ld8(x + j);
+    float total = hsum8(acc);
+    for (; j < cols; j++) total += x[j];
+    layernorm_row_centered(x, cols, total / (float)cols, w, b, eps, y);
+}
+
 void BK_FN(bk_layernorm_rows)(const float *x, long ldx, int rows, int cols, const float *weight,
                               const float *bias, float eps, float *y, long ldy) {
     for (int r = 0; r < rows; r++)
@@ -175,7 +182,7 @@ void BK_FN(bk_layernorm_rows)(const float *x, long ldx, int rows, int cols, cons
 
 static inline __attribute__((always_inline)) void dw_tile(
     int xt, const float *const *rows, int ky0, int ky1, size_t offset, const float *weight,
-    long ldw, v8 bias, float *out, long ldo, int valid) {
+    long ldw, v8 bias, float *out, long ldo, int valid, float *sums) {
     v8 acc[8];
     for (int t = 0; t < 8; t++) acc[t] = bias;
     for (int ky = ky0; ky < ky1; ky++) {
@@ -189,17 +196,25 @@ static inline __attribute__((always_inline)) void dw_tile(
                 if (t < xt) acc[t] = ld8(row + 8 * (kx + t)) * w + acc[t];
         }
     }
+    // Each pixel's running sum over the channel groups gives the LayerNorm its mean without
+    // another pass over the line (lanes past `channels` are exactly 0: zero weights and bias).
     if (valid == xt) {
         for (int t = 0; t < 8; t++)
-            if (t < xt) st8(out + (size_t)t * (size_t)ldo, acc[t]);
+            if (t < xt) {
+                st8(out + (size_t)t * (size_t)ldo, acc[t]);
+                st8(sums + 8 * t, ld8(sums + 8 * t) + acc[t]);
+            }
     } else {
-        for (int t = 0; t < valid; t++) st8(out + (size_t)t * (size_t)ldo, acc[t]);
+        for (int t = 0; t < valid; t++) {
+            st8(out + (size_t)t * (size_t)ldo, acc[t]);
+            st8(sums + 8 * t, ld8(sums + 8 * t) + acc[t]);
+        }
     }
 }
 
 static inline __attribute__((always_inline)) void dw_line_xt(
     int xt, const float *const *rows, int ky0, int ky1, int width, int groups,
-    const float *weight, long ldw, const float *bias, float *out, long ldo) {
+    const float *weight, long ldw, const float *bias, float *out, long ldo, float *sums) {
     // Channel groups outermost: a group's 7 ring rows ((width + 6)·8 floats each) and its 49 weight
     // vectors then stay in L1 while the tiles walk along the line.
     const size_t group_stride = (size_t)(width + 6) * 8;
@@ -207,19 +222,19 @@ static inline __attribute__((always_inline)) void dw_line_xt(
         for (int x0 = 0; x0 < width; x0 += xt) {
             int valid = width - x0 < xt ? width - x0 : xt;
             dw_tile(xt, rows, ky0, ky1, (size_t)g * group_stride + (size_t)x0 * 8, weight + 8 * g, ldw,
-                    ld8(bias + 8 * g), out + (size_t)x0 * (size_t)ldo + 8 * g, ldo, valid);
+                    ld8(bias + 8 * g), out + (size_t)x0 * (size_t)ldo + 8 * g, ldo, valid, sums + (size_t)x0 * 8);
         }
     }
 }
 
 // Tiles of 7 when the width is a multiple of 7 (RDNet at 224: 56, 28, 14, 7), else of 8.
 static void dw_line7(const float *const *rows, int ky0, int ky1, int width, int groups,
-                     const float *weight, long ldw, const float *bias, float *out, long ldo) {
-    dw_line_xt(7, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo);
+                     const float *weight, long ldw, const float *bias, float *out, long ldo, float *sums) {
+    dw_line_xt(7, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo, sums);
 }
 static void dw_line8(const float *const *rows, int ky0, int ky1, int width, int groups,
-                     const float *weight, long ldw, const float *bias, float *out, long ldo) {
-    dw_line_xt(8, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo);
+                     const float *weight, long ldw, const float *bias, float *out, long ldo, float *sums) {
+    dw_line_xt(8, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo, sums);
 }
 
 // Copies image row `src` (width pixels `ld` apart) into a padded ring row.
@@ -291,13 +306,16 @@ void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long
             rows[ky] = scratch + (size_t)((iy % 7 + 7) % 7) * row_floats;
         }
         float *o = out + (size_t)(line - line_begin) * (size_t)width * (size_t)ldo;
+        float *sums = scratch + 7 * row_floats;  // width × 8: per pixel, 8 lanes of channel sums
+        memset(sums, 0, (size_t)width * 8 * sizeof(float));
         if (width % 7 == 0)
-            dw_line7(rows, ky0, ky1, width, groups, weight, ldw, conv_bias, o, ldo);
+            dw_line7(rows, ky0, ky1, width, groups, weight, ldw, conv_bias, o, ldo, sums);
         else
-            dw_line8(rows, ky0, ky1, width, groups, weight, ldw, conv_bias, o, ldo);
+            dw_line8(rows, ky0, ky1, width, groups, weight, ldw, conv_bias, o, ldo, sums);
         for (int x = 0; x < width; x++)
-            layernorm_row(o + (size_t)x * (size_t)ldo, channels, ln_weight, ln_bias, eps,
-                          o + (size_t)x * (size_t)ldo);
+            layernorm_row_centered(o + (size_t)x * (size_t)ldo, channels,
+                                   hsum8(ld8(sums + 8 * x)) / (float)channels, ln_weight, ln_bias, eps,
+                                   o + (size_t)x * (size_t)ldo);
     }
 }
 
