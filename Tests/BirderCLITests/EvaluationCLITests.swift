@@ -7,31 +7,13 @@ import BirderTestSupport
 /// ImageFolder-like layout (sample `digitN/i.png` → class `digitN`), against the PyTorch protocol's
 /// accuracy and umap-learn's AMI (tools/reference/make_eval_fixtures.py).
 @Suite(.serialized) struct EvaluationCLITests {
-    struct Digits: Decodable {
-        struct Linear: Decodable {
-            var train_indices: [Int]
-            var test_indices: [Int]
-            var epochs: Int
-            var batch_size: Int
-            var lr: Double
-            var seeds: [Int]
-            var top1_mean: Double
-        }
-        struct UMAPFixture: Decodable { var ami_mean: Double }
-        var n: Int
-        var d: Int
-        var labels: [Int]
-        var linear: Linear
-        var umap: UMAPFixture
-    }
-
-    let digits: Digits
+    let digits: DigitsFixture
     let pixels: [Float]
     let directory: URL
 
     init() throws {
-        digits = try Fixtures.json(Digits.self, "eval/digits.json")
-        pixels = try Fixtures.float32Array("eval/digits_x.f32")
+        digits = try DigitsFixture.load()
+        pixels = try DigitsFixture.digitsPixels()
         directory = try BirderProcess.temporaryDirectory()
     }
 
