@@ -178,14 +178,14 @@ import BirderTestSupport
     @Test func npyHostileHeaders() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        func npy(_ header: String, payload: Int = 16) -> String {
+        func npy(_ header: String, payload: Int = 16) throws -> String {
             var h = Array(header.utf8)
             while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
             h.append(0x0A)
             let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
                 + [UInt8](repeating: 0, count: payload)
             let path = dir.appendingPathComponent("h.npy").path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
             return path
         }
         let cases: [(String, String)] = [
