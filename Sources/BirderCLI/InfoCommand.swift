@@ -9,7 +9,10 @@ struct InfoCommand: ParsableCommand {
         abstract: "Describe a checkpoint, head or state-dict file (.pt or .safetensors).",
         discussion: """
             Prints the network hints (from the file name and from the tensor names), input size, \
-            number of classes, rgb stats, Birder version, parameter count and tensor bytes.
+            number of classes, rgb stats, Birder version, parameter count and tensor bytes. \
+            A file that cannot be read (not a checkpoint, truncated, or holding anything but \
+            tensors) is reported in one line; the exit status is then 1, as for an unreadable \
+            image elsewhere.
             """)
 
     @Argument(help: "The weights file (.pt, .head.pt or .safetensors).")
@@ -23,7 +26,7 @@ struct InfoCommand: ParsableCommand {
         do {
             summary = try WeightsFileSummary.inspect(file)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Terminal.error(String(describing: error))
             throw ExitCode(1)
         }
         print(json ? summary.json.serialized() : summary.text)
