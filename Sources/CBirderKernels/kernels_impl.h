@@ -83,6 +83,24 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
         x = splat8(a4[p]); c40 = x * b0 + c40; c41 = x * b1 + c41;
         x = splat8(a5[p]); c50 = x * b0 + c50; c51 = x * b1 + c51;
     }
+    if (full && last) {
+        // The common case straight from the registers: bias, activation, store.
+        v8 b0 = ld8(bias), b1 = ld8(bias + 8);
+        c00 += b0; c01 += b1; c10 += b0; c11 += b1; c20 += b0; c21 += b1;
+        c30 += b0; c31 += b1; c40 += b0; c41 += b1; c50 += b0; c51 += b1;
+        if (act == 1) {
+            c00 = bk_gelu8(c00); c01 = bk_gelu8(c01); c10 = bk_gelu8(c10); c11 = bk_gelu8(c11);
+            c20 = bk_gelu8(c20); c21 = bk_gelu8(c21); c30 = bk_gelu8(c30); c31 = bk_gelu8(c31);
+            c40 = bk_gelu8(c40); c41 = bk_gelu8(c41); c50 = bk_gelu8(c50); c51 = bk_gelu8(c51);
+        }
+        st8(c, c00); st8(c + 8, c01);
+        st8(c + ldc, c10); st8(c + ldc + 8, c11);
+        st8(c + 2 * ldc, c20); st8(c + 2 * ldc + 8, c21);
+        st8(c + 3 * ldc, c30); st8(c + 3 * ldc + 8, c31);
+        st8(c + 4 * ldc, c40); st8(c + 4 * ldc + 8, c41);
+        st8(c + 5 * ldc, c50); st8(c + 5 * ldc + 8, c51);
+        return;
+    }
     v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
     if (last) tile_epilogue(acc, bias, act);
     if (full) {
