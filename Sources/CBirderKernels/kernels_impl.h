@@ -118,6 +118,46 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
     }
 }
 
+// A panel's last 8 (or fewer) columns — growth 104 or a 216-channel transition ends on half a
+// panel — as a 12×8 tile: the 6×16 tile would spend half its FMAs on zero weights. Same contract
+// as tile_6x16 (rows ≤ 12, cols ≤ 8; the panel keeps its 16-float stride).
+static void tile_12x8(int k, const float *a, long lda, int rows, const float *panel,
+                      const float *bias, int act, float *c, long ldc, int cols, int first,
+                      int last) {
+    const float *ar[12];
+    v8 acc[12];
+    for (int r = 0; r < 12; r++) ar[r] = r < rows ? a + (size_t)r * (size_t)lda : a;
+    float tmp[12 * 8];
+    int full = rows == 12 && cols == 8;
+    if (first) {
+        for (int r = 0; r < 12; r++) acc[r] = (v8){0};
+    } else {
+        memset(tmp, 0, sizeof tmp);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) tmp[8 * r + j] = c[(size_t)r * (size_t)ldc + j];
+        for (int r = 0; r < 12; r++) acc[r] = ld8(tmp + 8 * r);
+    }
+    const float *b = panel;
+    for (int p = 0; p < k; p++, b += 16) {
+        v8 w = ld8(b);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 12; r++) acc[r] = splat8(ar[r][p]) * w + acc[r];
+    }
+    if (last) {
+        v8 b0 = ld8(bias);
+        for (int r = 0; r < 12; r++) acc[r] += b0;
+        if (act == 1)
+            for (int r = 0; r < 12; r++) acc[r] = bk_gelu8(acc[r]);
+    }
+    if (full) {
+        for (int r = 0; r < 12; r++) st8(c + (size_t)r * (size_t)ldc, acc[r]);
+    } else {
+        for (int r = 0; r < 12; r++) st8(tmp + 8 * r, acc[r]);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) c[(size_t)r * (size_t)ldc + j] = tmp[8 * r + j];
+    }
+}
+
 // K is cut into blocks of about BK_KC so a weight micro-panel (BK_KC×16 floats) stays in L1 and
 // the block of A it meets (rows × BK_KC) in L2. Panels are the outer loop: a panel's column of C
 // tiles (rows × 16) holds the partial sums between K blocks and stays in cache meanwhile.
@@ -138,10 +178,18 @@ void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *
         for (int blk = 0; blk < blocks; blk++) {
             int p1 = (int)((long)k * (blk + 1) / blocks);
             const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
-            for (int i = 0; i < m; i += 6) {
-                int rows = m - i < 6 ? m - i : 6;
-                tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
-                          c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
+            if (cols <= 8) {
+                for (int i = 0; i < m; i += 12) {
+                    int rows = m - i < 12 ? m - i : 12;
+                    tile_12x8(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
+                              c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
+                }
+            } else {
+                for (int i = 0; i < m; i += 6) {
+                    int rows = m - i < 6 ? m - i : 6;
+                    tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
+                              c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
+                }
             }
             p0 = p1;
         }
