@@ -84,10 +84,10 @@ struct Stem {
         forEachChunk(plan.count, workers: workspace.workers) { worker, chunk in
             let lines = plan.lines(of: chunk)
             let rows = lines.count * out.width
-            let patches = workspace.a1(worker)                           // R×48
+            let patches = workspace.a1(worker), lda = Workspace.rowStride(48)       // R×48
             for (l, line) in lines.enumerated() {
                 for x in 0..<out.width {
-                    let patch = patches + (l * out.width + x) * workspace.a1Stride
+                    let patch = patches + (l * out.width + x) * lda
                     for ky in 0..<4 {
                         // 4 pixels × 3 channels of input line 4·y + ky, contiguous in NHWC.
                         let src = image + ((line * 4 + ky) * inWidth + x * 4) * 3
@@ -96,7 +96,7 @@ struct Stem {
                 }
             }
             let y = out.row(line: lines.lowerBound)                       // R×channels, ldc T
-            packedGEMM(m: rows, a: patches, lda: workspace.a1Stride, conv, c: y, ldc: out.stride)
+            packedGEMM(m: rows, a: patches, lda: lda, conv, c: y, ldc: out.stride)
             norm(y, rows: rows, inputStride: out.stride, into: y, outputStride: out.stride)
         }
     }
@@ -126,7 +126,7 @@ struct Transition {
             let lines = plan.lines(of: chunk)
             let rows = lines.count * out.width
             let a = workspace.a1(worker)                                  // R×(s²·F)
-            let lda = workspace.a1Stride
+            let lda = Workspace.rowStride(conv.inputs)
             if stride == 1 {
                 norm(x.row(line: lines.lowerBound), rows: rows, inputStride: x.stride, into: a, outputStride: lda)
             } else {
@@ -231,13 +231,14 @@ struct DenseBlock {
             let lines = plan.lines(of: chunk)
             let rows = lines.count * map.width
             let a1 = workspace.a1(worker), a2 = workspace.a2(worker)
+            let a1Stride = Workspace.rowStride(inputs), a2Stride = Workspace.rowStride(bottleneck)
             depthwise.convolveLayerNorm(                                                // a1: R×C
                 input: map.base, height: map.height, width: map.width, pixelStride: map.stride, lines: lines,
                 normWeight: norm.weight.constPointer, normBias: norm.bias.constPointer, epsilon: norm.epsilon,
-                output: a1, outputStride: workspace.a1Stride, scratch: workspace.ring(worker), layer: layer)
-            packedGEMM(m: rows, a: a1, lda: workspace.a1Stride, expand, activation: .gelu, // a2: R×I
-                       c: a2, ldc: workspace.a2Stride)
-            packedGEMM(m: rows, a: a2, lda: workspace.a2Stride, project,                   // new: R×g
+                output: a1, outputStride: a1Stride, scratch: workspace.ring(worker), layer: layer)
+            packedGEMM(m: rows, a: a1, lda: a1Stride, expand, activation: .gelu,           // a2: R×I
+                       c: a2, ldc: a2Stride)
+            packedGEMM(m: rows, a: a2, lda: a2Stride, project,                             // new: R×g
                        c: map.row(line: lines.lowerBound) + inputs, ldc: map.stride)
         }
         ese?(map, columns: inputs, workers: workspace.workers)                             // P×g
@@ -376,29 +377,27 @@ public final class RDNet: ImageEncoder {
         return map
     }
 
-    /// Sizes the per-worker scratch for this input: the largest chunk, a1 row, bottleneck and ring.
+    /// Sizes the per-worker scratch for this input: for every layer, its largest chunk times
+    /// its a1/a2 row stride, and the largest depthwise ring.
     private func makeWorkspace(batch n: Int, height: Int, width: Int) -> Workspace {
         let workers = max(1, ComputeThreads.count)
         var h = height / 4, w = width / 4
-        var rows = ChunkPlan(lines: n * h, width: w, workers: workers).linesPerChunk * w
-        var a1 = 48, a2 = 16, ring = 0
+        func chunkRows() -> Int { ChunkPlan(lines: n * h, width: w, workers: workers).linesPerChunk * w }
+        var a1 = chunkRows() * Workspace.rowStride(stem.conv.inputs), a2 = 0, ring = 0
         for stage in stages {
             for dense in stage.denseStages {
                 if let t = dense.transition {
                     if t.stride == 2 { h /= 2; w /= 2 }
-                    a1 = max(a1, t.stride * t.stride * t.inputs)
+                    a1 = max(a1, chunkRows() * Workspace.rowStride(t.conv.inputs))
                 }
-                rows = max(rows, ChunkPlan(lines: n * h, width: w, workers: workers).linesPerChunk * w)
                 for block in dense.blocks {
-                    a1 = max(a1, block.depthwise.tapStride)
-                    a2 = max(a2, block.bottleneck)
+                    a1 = max(a1, chunkRows() * Workspace.rowStride(block.inputs))
+                    a2 = max(a2, chunkRows() * Workspace.rowStride(block.bottleneck))
                     ring = max(ring, block.depthwise.scratchCount(width: w))
                 }
             }
         }
-        // Row strides rounded to 16 floats keep rows 64-byte aligned.
-        return Workspace(workers: workers, rows: rows, a1Stride: (a1 + 15) / 16 * 16,
-                         a2Stride: (a2 + 15) / 16 * 16, ringCount: ring)
+        return Workspace(workers: workers, a1Count: a1, a2Count: a2, ringCount: ring)
     }
 
     /// N×embeddingSize: global average pool → LayerNorm (eps 1e-5), Birder's `embedding()`.
