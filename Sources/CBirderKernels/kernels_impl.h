@@ -40,6 +40,20 @@ static inline __attribute__((always_inline)) void tile_epilogue(v8 *acc, const f
     }
 }
 
+// A tile that overhangs C (fewer rows or columns than the registers hold) goes through a zeroed
+// staging copy `tmp` (`width` floats per row): its valid rows × cols are copied in or out.
+static inline __attribute__((always_inline)) void tile_stage_in(const float *c, long ldc, int rows, int cols,
+                                                                float *tmp, int width, size_t tmp_size) {
+    memset(tmp, 0, tmp_size);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) tmp[width * r + j] = c[(size_t)r * (size_t)ldc + j];
+}
+static inline __attribute__((always_inline)) void tile_stage_out(const float *tmp, int width, int rows, int cols,
+                                                                 float *c, long ldc) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) c[(size_t)r * (size_t)ldc + j] = tmp[width * r + j];
+}
+
 // `first`: start from zero, else continue the partial sums already in c. `last`: apply the
 // epilogue. (K is split into blocks so a block of A stays in L2 and a weight panel in L1.)
 static void tile_6x16(int k, const float *a, long lda, int rows, const float *panel,
@@ -60,9 +74,7 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
         const float *src = c;
         long lds = ldc;
         if (!full) {
-            memset(tmp, 0, sizeof tmp);
-            for (int r = 0; r < rows; r++)
-                for (int j = 0; j < cols; j++) tmp[16 * r + j] = c[r * ldc + j];
+            tile_stage_in(c, ldc, rows, cols, tmp, 16, sizeof tmp);
             src = tmp;
             lds = 16;
         }
@@ -113,8 +125,7 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
             st8(tmp + 16 * r, acc[2 * r]);
             st8(tmp + 16 * r + 8, acc[2 * r + 1]);
         }
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j++) c[r * ldc + j] = tmp[16 * r + j];
+        tile_stage_out(tmp, 16, rows, cols, c, ldc);
     }
 }
 
@@ -132,9 +143,7 @@ static void tile_12x8(int k, const float *a, long lda, int rows, const float *pa
     if (first) {
         for (int r = 0; r < 12; r++) acc[r] = (v8){0};
     } else {
-        memset(tmp, 0, sizeof tmp);
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j++) tmp[8 * r + j] = c[(size_t)r * (size_t)ldc + j];
+        tile_stage_in(c, ldc, rows, cols, tmp, 8, sizeof tmp);
         for (int r = 0; r < 12; r++) acc[r] = ld8(tmp + 8 * r);
     }
     const float *b = panel;
@@ -153,8 +162,7 @@ static void tile_12x8(int k, const float *a, long lda, int rows, const float *pa
         for (int r = 0; r < 12; r++) st8(c + (size_t)r * (size_t)ldc, acc[r]);
     } else {
         for (int r = 0; r < 12; r++) st8(tmp + 8 * r, acc[r]);
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j++) c[(size_t)r * (size_t)ldc + j] = tmp[8 * r + j];
+        tile_stage_out(tmp, 8, rows, cols, c, ldc);
     }
 }
 
@@ -178,18 +186,15 @@ void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *
         for (int blk = 0; blk < blocks; blk++) {
             int p1 = (int)((long)k * (blk + 1) / blocks);
             const float *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
-            if (cols <= 8) {
-                for (int i = 0; i < m; i += 12) {
-                    int rows = m - i < 12 ? m - i : 12;
-                    tile_12x8(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
-                              c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
-                }
-            } else {
-                for (int i = 0; i < m; i += 6) {
-                    int rows = m - i < 6 ? m - i : 6;
-                    tile_6x16(p1 - p0, a + (size_t)i * lda + p0, lda, rows, panel, bias + 16 * j, act,
-                              c + (size_t)i * ldc + 16 * j, ldc, cols, blk == 0, p1 == k);
-                }
+            int half = cols <= 8, step = half ? 12 : 6;
+            for (int i = 0; i < m; i += step) {
+                int rows = m - i < step ? m - i : step;
+                const float *ai = a + (size_t)i * lda + p0;
+                float *ci = c + (size_t)i * ldc + 16 * j;
+                if (half)
+                    tile_12x8(p1 - p0, ai, lda, rows, panel, bias + 16 * j, act, ci, ldc, cols, blk == 0, p1 == k);
+                else
+                    tile_6x16(p1 - p0, ai, lda, rows, panel, bias + 16 * j, act, ci, ldc, cols, blk == 0, p1 == k);
             }
             p0 = p1;
         }
