@@ -84,7 +84,7 @@ struct Stem {
         forEachChunk(plan.count, workers: workspace.workers) { worker, chunk in
             let lines = plan.lines(of: chunk)
             let rows = lines.count * out.width
-            let patches = workspace.a1(worker), lda = Workspace.rowStride(48)       // R×48
+            let patches = workspace.a1(worker), lda = Workspace.rowStride(conv.inputs)   // R×48
             for (l, line) in lines.enumerated() {
                 for x in 0..<out.width {
                     let patch = patches + (l * out.width + x) * lda

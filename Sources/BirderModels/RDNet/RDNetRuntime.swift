@@ -57,7 +57,6 @@ struct FeatureMap {
 /// 2-thread rdnet_t pass against one stride for all layers).
 final class Workspace {
     let workers: Int
-    let a1Count: Int, a2Count: Int, ringCount: Int
     private let a1: [RawBuffer], a2: [RawBuffer]
     private let rings: [DepthwiseScratch]
 
@@ -68,9 +67,6 @@ final class Workspace {
     /// `a1Count`/`a2Count`: floats each worker's a1/a2 must hold (the largest rows × stride).
     init(workers: Int, a1Count: Int, a2Count: Int, ringCount: Int) {
         self.workers = workers
-        self.a1Count = a1Count
-        self.a2Count = a2Count
-        self.ringCount = ringCount
         a1 = (0..<workers).map { _ in RawBuffer(count: a1Count) }
         a2 = (0..<workers).map { _ in RawBuffer(count: a2Count) }
         rings = (0..<workers).map { _ in DepthwiseScratch(count: ringCount) }
