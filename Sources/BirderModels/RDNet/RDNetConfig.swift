@@ -78,11 +78,11 @@ public struct RDNetConfig: Sendable, Equatable {
         func fail(_ key: String, _ expected: String) -> WeightBindingError {
             .invalidConfig("\(name): config key '\(key)' must be \(expected), got \(overrides[key]!)")
         }
-        func ints(_ key: String) throws -> [Int]? {
+        func list<T>(_ key: String, of element: (ConfigValue) -> T?, _ kind: String) throws -> [T]? {
             guard let value = overrides[key] else { return nil }
-            guard let list = value.listValue else { throw fail(key, "a list of integers") }
+            guard let list = value.listValue else { throw fail(key, "a list of \(kind)") }
             return try list.map { item in
-                guard let v = item.intValue else { throw fail(key, "a list of integers") }
+                guard let v = element(item) else { throw fail(key, "a list of \(kind)") }
                 return v
             }
         }
@@ -90,22 +90,14 @@ public struct RDNetConfig: Sendable, Equatable {
             guard let v = value.intValue else { throw fail("num_init_features", "an integer") }
             config.numInitFeatures = v
         }
-        if let v = try ints("growth_rates") { config.growthRates = v }
-        if let v = try ints("num_blocks_list") { config.numBlocksList = v }
-        if let value = overrides["is_downsample_block"] {
-            guard let list = value.listValue, let flags = Optional(list.compactMap(\.boolValue)),
-                  flags.count == list.count else { throw fail("is_downsample_block", "a list of booleans") }
-            config.isDownsampleBlock = flags
-        }
+        if let v = try list("growth_rates", of: \.intValue, "integers") { config.growthRates = v }
+        if let v = try list("num_blocks_list", of: \.intValue, "integers") { config.numBlocksList = v }
+        if let v = try list("is_downsample_block", of: \.boolValue, "booleans") { config.isDownsampleBlock = v }
         if let value = overrides["transition_compression_ratio"] {
             guard let v = value.doubleValue else { throw fail("transition_compression_ratio", "a number") }
             config.transitionCompressionRatio = v
         }
-        if let value = overrides["block_type_name"] {
-            guard let list = value.listValue, let names = Optional(list.compactMap(\.stringValue)),
-                  names.count == list.count else { throw fail("block_type_name", "a list of strings") }
-            config.blockTypeName = names
-        }
+        if let v = try list("block_type_name", of: \.stringValue, "strings") { config.blockTypeName = v }
         if let value = overrides["head_bias"] {
             guard let v = value.boolValue else { throw fail("head_bias", "a boolean") }
             config.headBias = v
