@@ -1,5 +1,5 @@
 public import BirderCore
-public import BirderIO
+import BirderIO
 
 /// A network with the metadata of the checkpoint it came from: what the CLI and a server need to
 /// prepare inputs and name outputs. Immutable and shared by threads.
