@@ -109,6 +109,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 for engine, cmd in commands.items():
                     rounds[engine].append(timed(cmd, env))
+            per_round = {engine: list(results) for engine, results in rounds.items()}
             measured = {}
             for engine, results in rounds.items():
                 results.sort(key=lambda r: r[0]["images_per_second"])
@@ -117,7 +118,14 @@ def main() -> None:
             ort_ips = measured["onnxruntime"][0]["images_per_second"]
             for engine, (result, rss) in measured.items():
                 ips = result["images_per_second"]
-                rows.append((network, engine, ips, ips / torch_ips, ips / ort_ips, rss))
+                # The engines of one round ran back to back under the same load: their ratio is a
+                # paired measurement, and its range over the rounds shows how settled the median is.
+                paired = [(r[0]["images_per_second"] / t[0]["images_per_second"],
+                           r[0]["images_per_second"] / o[0]["images_per_second"])
+                          for r, t, o in zip(per_round[engine], per_round["torch"], per_round["onnxruntime"])]
+                rows.append((network, engine, ips, ips / torch_ips, ips / ort_ips, rss,
+                             min(p[0] for p in paired), max(p[0] for p in paired),
+                             min(p[1] for p in paired), max(p[1] for p in paired)))
             print(f"{network}: done", file=sys.stderr)
 
     cpu = cpu_name()
@@ -125,13 +133,16 @@ def main() -> None:
         BEGIN,
         f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, {args.threads} threads, "
         f"batch {args.batch_size}, 224×224; each engine: median of {args.iterations} timed passes after 2 warm-up passes, "
-        f"then the median of {args.rounds} interleaved rounds; forward pass to the embedding; peak RSS of the whole process.",
+        f"then the median of {args.rounds} interleaved rounds; forward pass to the embedding; peak RSS of the whole process. "
+        "Ratios: of the medians, and in brackets the lowest and highest ratio within one round (engines run back to back).",
         "",
         "| network | engine | images/s | × PyTorch | × ONNX Runtime | peak RSS (MB) |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for network, engine, ips, vs_torch, vs_ort, rss in rows:
-        lines.append(f"| {network} | {engine} | {ips:.2f} | {vs_torch:.2f} | {vs_ort:.2f} | {rss:.0f} |")
+    for network, engine, ips, vs_torch, vs_ort, rss, torch_lo, torch_hi, ort_lo, ort_hi in rows:
+        torch_cell = f"{vs_torch:.2f}" if engine == "torch" else f"{vs_torch:.2f} ({torch_lo:.2f}–{torch_hi:.2f})"
+        ort_cell = f"{vs_ort:.2f}" if engine == "onnxruntime" else f"{vs_ort:.2f} ({ort_lo:.2f}–{ort_hi:.2f})"
+        lines.append(f"| {network} | {engine} | {ips:.2f} | {torch_cell} | {ort_cell} | {rss:.0f} |")
     lines += ["", "Reproduce: `swift build -c release && " + " ".join(
         ["python", "tools/bench/bench_models.py", "--networks", *args.networks, "--batch-size", str(args.batch_size),
          "--threads", str(args.threads), "--iterations", str(args.iterations), "--rounds", str(args.rounds),
