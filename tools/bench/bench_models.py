@@ -48,10 +48,11 @@ else:
             self.net = net
         def forward(self, x):
             return self.net.embedding(x)
-    import os
-    if not os.path.exists(onnx_path):  # exported once, reused by later rounds
+    if engine == "export":  # its own process, before the rounds: not in any measured process's RSS
         torch.onnx.export(Embed(net), (x,), onnx_path, input_names=["x"], output_names=["e"],
                           dynamic_axes={"x": {0: "n"}}, opset_version=17, dynamo=False)
+        print(json.dumps({"exported": onnx_path}))
+        sys.exit(0)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -104,6 +105,8 @@ def main() -> None:
             }
             commands["birder-swift"] = [str(BIRDER), "bench", "--network", network, "--batch-size", str(args.batch_size),
                                         "--iterations", str(args.iterations), "--threads", str(args.threads), "--json"]
+            timed([sys.executable, "-c", WORKER, "export", network, str(args.batch_size), str(args.threads),
+                   str(args.iterations), onnx_path], env)
             # Interleaved rounds, so a passing load on the machine touches every engine alike.
             rounds = {engine: [] for engine in commands}
             for _ in range(args.rounds):
