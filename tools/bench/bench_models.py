@@ -80,6 +80,18 @@ def timed(cmd: list[str], env: dict) -> tuple[dict, float]:
     return result, int(rss.group(1)) / 1024 if rss else float("nan")
 
 
+def images_per_second(run: tuple[dict, float]) -> float:
+    return run[0]["images_per_second"]
+
+
+def ratio_cell(median_ratio: float, engine_rounds: list, reference_rounds: list, is_reference: bool) -> str:
+    """The ratio of the medians and, in brackets, its lowest and highest value within one round."""
+    if is_reference:
+        return f"{median_ratio:.2f}"
+    paired = [images_per_second(e) / images_per_second(r) for e, r in zip(engine_rounds, reference_rounds)]
+    return f"{median_ratio:.2f} ({min(paired):.2f}–{max(paired):.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--networks", nargs="+", default=["rdnet_t", "vit_b16_pn"])
@@ -98,37 +110,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for network in args.networks:
             onnx_path = str(Path(tmp) / f"{network}.onnx")
-            commands = {
-                engine: [sys.executable, "-c", WORKER, engine, network, str(args.batch_size), str(args.threads),
-                         str(args.iterations), onnx_path]
-                for engine in ("torch", "onnxruntime")
-            }
+            def worker(engine: str) -> list[str]:
+                return [sys.executable, "-c", WORKER, engine, network, str(args.batch_size), str(args.threads),
+                        str(args.iterations), onnx_path]
+            commands = {engine: worker(engine) for engine in ("torch", "onnxruntime")}
             commands["birder-swift"] = [str(BIRDER), "bench", "--network", network, "--batch-size", str(args.batch_size),
                                         "--iterations", str(args.iterations), "--threads", str(args.threads), "--json"]
-            timed([sys.executable, "-c", WORKER, "export", network, str(args.batch_size), str(args.threads),
-                   str(args.iterations), onnx_path], env)
+            timed(worker("export"), env)
             # Interleaved rounds, so a passing load on the machine touches every engine alike.
             rounds = {engine: [] for engine in commands}
             for _ in range(args.rounds):
                 for engine, cmd in commands.items():
                     rounds[engine].append(timed(cmd, env))
-            per_round = {engine: list(results) for engine, results in rounds.items()}
-            measured = {}
-            for engine, results in rounds.items():
-                results.sort(key=lambda r: r[0]["images_per_second"])
-                measured[engine] = results[len(results) // 2]
-            torch_ips = measured["torch"][0]["images_per_second"]
-            ort_ips = measured["onnxruntime"][0]["images_per_second"]
+            measured = {engine: sorted(results, key=images_per_second)[len(results) // 2]
+                        for engine, results in rounds.items()}
+            torch_ips = images_per_second(measured["torch"])
+            ort_ips = images_per_second(measured["onnxruntime"])
             for engine, (result, rss) in measured.items():
                 ips = result["images_per_second"]
                 # The engines of one round ran back to back under the same load: their ratio is a
                 # paired measurement, and its range over the rounds shows how settled the median is.
-                paired = [(r[0]["images_per_second"] / t[0]["images_per_second"],
-                           r[0]["images_per_second"] / o[0]["images_per_second"])
-                          for r, t, o in zip(per_round[engine], per_round["torch"], per_round["onnxruntime"])]
-                rows.append((network, engine, ips, ips / torch_ips, ips / ort_ips, rss,
-                             min(p[0] for p in paired), max(p[0] for p in paired),
-                             min(p[1] for p in paired), max(p[1] for p in paired)))
+                rows.append((network, engine, ips, rss,
+                             ratio_cell(ips / torch_ips, rounds[engine], rounds["torch"], engine == "torch"),
+                             ratio_cell(ips / ort_ips, rounds[engine], rounds["onnxruntime"], engine == "onnxruntime")))
             print(f"{network}: done", file=sys.stderr)
 
     cpu = cpu_name()
@@ -142,10 +146,8 @@ def main() -> None:
         "| network | engine | images/s | × PyTorch | × ONNX Runtime | peak RSS (MB) |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for network, engine, ips, vs_torch, vs_ort, rss, torch_lo, torch_hi, ort_lo, ort_hi in rows:
-        torch_cell = f"{vs_torch:.2f}" if engine == "torch" else f"{vs_torch:.2f} ({torch_lo:.2f}–{torch_hi:.2f})"
-        ort_cell = f"{vs_ort:.2f}" if engine == "onnxruntime" else f"{vs_ort:.2f} ({ort_lo:.2f}–{ort_hi:.2f})"
-        lines.append(f"| {network} | {engine} | {ips:.2f} | {torch_cell} | {ort_cell} | {rss:.0f} |")
+    for network, engine, ips, rss, vs_torch, vs_ort in rows:
+        lines.append(f"| {network} | {engine} | {ips:.2f} | {vs_torch} | {vs_ort} | {rss:.0f} |")
     lines += ["", "Reproduce: `swift build -c release && " + " ".join(
         ["python", "tools/bench/bench_models.py", "--networks", *args.networks, "--batch-size", str(args.batch_size),
          "--threads", str(args.threads), "--iterations", str(args.iterations), "--rounds", str(args.rounds),
