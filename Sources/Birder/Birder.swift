@@ -1,7 +1,13 @@
-// The public library: one import for everything.
+// Birder for Swift: Birder's biodiversity image models, natively.
+//
+// The library's own API is `BirderModel` (a checkpoint with its heads), `InferenceSession`
+// (classify, embed and extract features over images, streamed, per-item errors), `ModelStore`
+// (models directory, catalogue, verified downloads) and `ImageCollection`. The modules re-exported
+// below add the values those take and return (`Tensor`, `ComputeContext`, `RGBImage`, …), the
+// evaluation methods (linear probe, UMAP + Ward + AMI) and the file formats; their internals
+// (kernels, packing, weight binding) are `package`-only.
 @_exported import BirderCore
-@_exported import BirderIO
-@_exported import BirderVision
-@_exported import BirderModels
 @_exported import BirderEval
-@_exported import BirderHub
+@_exported import BirderIO
+@_exported import BirderModels
+@_exported import BirderVision

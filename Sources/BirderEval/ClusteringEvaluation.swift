@@ -19,16 +19,16 @@ public struct ClusteringResult: Sendable {
 /// k = number of distinct true labels → adjusted mutual information (arithmetic).
 public enum ClusteringEvaluation {
     public static func ami(embeddings: [Float], n: Int, d: Int, labels: [Int], umapDim: Int = 50,
-                           l2Normalise: Bool = true, seed: UInt64 = 0) throws -> Double {
+                           l2Normalise: Bool = true, seed: UInt64 = 0, context: ComputeContext = .automatic) throws -> Double {
         try evaluate(embeddings: embeddings, n: n, d: d, labels: labels, umapDim: umapDim,
-                     l2Normalise: l2Normalise, seed: seed).ami
+                     l2Normalise: l2Normalise, seed: seed, context: context).ami
     }
 
     /// The whole pipeline with its intermediate results. `clusters` defaults to the number of
     /// distinct labels (Birder's `n_clusters = num_classes`).
     public static func evaluate(embeddings: [Float], n: Int, d: Int, labels: [Int], umapDim: Int = 50,
                                 l2Normalise: Bool = true, seed: UInt64 = 0, clusters: Int? = nil,
-                                umapOptions: UMAPOptions? = nil) throws -> ClusteringResult {
+                                umapOptions: UMAPOptions? = nil, context: ComputeContext = .automatic) throws -> ClusteringResult {
         try checkMatrix(embeddings, n: n, d: d, name: "embeddings")
         guard labels.count == n else { throw EvaluationError.shapeMismatch(what: "labels", count: labels.count, expected: n) }
         let k = clusters ?? Set(labels).count
@@ -39,26 +39,26 @@ public enum ClusteringEvaluation {
             seconds[stage] = Date().timeIntervalSince(clock)
             clock = Date()
         }
-        let features = l2Normalise ? normaliseRows(embeddings, n: n, d: d) : embeddings
+        let features = l2Normalise ? normaliseRows(embeddings, n: n, d: d, context: context) : embeddings
         lap("normalise")
         var options = umapOptions ?? UMAPOptions()
         options.nComponents = umapDim
         options.seed = seed
-        let (reduced, report) = try UMAP.embed(points: features, n: n, d: d, options: options)
+        let (reduced, report) = try UMAP.embed(points: features, n: n, d: d, options: options, context: context)
         lap("umap")
-        let assignment = try Ward.cluster(points: reduced, n: n, d: umapDim, k: k)
+        let assignment = try Ward.cluster(points: reduced, n: n, d: umapDim, k: k, context: context)
         lap("ward")
-        let score = try adjustedMutualInformation(labelsTrue: labels, labelsPred: assignment)
+        let score = try adjustedMutualInformation(labelsTrue: labels, labelsPred: assignment, context: context)
         lap("ami")
         return ClusteringResult(ami: score, clusterLabels: assignment, clusters: k, umap: report, seconds: seconds)
     }
 
     /// Birder's `l2_normalize`: x / max(‖x‖, 1e-12) row by row.
-    public static func normaliseRows(_ x: [Float], n: Int, d: Int) -> [Float] {
+    public static func normaliseRows(_ x: [Float], n: Int, d: Int, context: ComputeContext = .automatic) -> [Float] {
         var out = x
         out.withUnsafeMutableBufferPointer { buffer in
             let shared = UncheckedSendable(buffer.baseAddress!)
-            parallelFor(n, grain: 512) { range in
+            context.parallelFor(n, grain: 512) { range in
                 let base = shared.value
                 for i in range {
                     let row = base + i * d

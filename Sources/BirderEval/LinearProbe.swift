@@ -43,7 +43,8 @@ public enum LinearProbe {
     public static func train(
         features: [Float], n: Int, d: Int, labels: [Int], numClasses: Int,
         validationFeatures: [Float]? = nil, validationLabels: [Int]? = nil,
-        epochs: Int, batchSize: Int, learningRate: Double = 1e-3, seed: UInt64 = 0
+        epochs: Int, batchSize: Int, learningRate: Double = 1e-3, seed: UInt64 = 0,
+        context: ComputeContext = .automatic
     ) throws -> LinearProbeResult {
         try checkMatrix(features, n: n, d: d, name: "features")
         try checkLabels(labels, n: n, numClasses: numClasses)
@@ -71,7 +72,7 @@ public enum LinearProbe {
         let bias = (0..<numClasses).map { _ in Float(random.uniform(-bound, bound)) }
         return train(features: features, n: n, d: d, labels: labels, numClasses: numClasses,
                      validation: validation, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
-                     initialWeight: weight, initialBias: bias) { _ in
+                     initialWeight: weight, initialBias: bias, context: context) { _ in
             var order = Array(0..<n)
             order.shuffle(using: &random)
             return order
@@ -84,7 +85,7 @@ public enum LinearProbe {
         features: [Float], n: Int, d: Int, labels: [Int], numClasses: Int,
         validation: (features: [Float], labels: [Int])?,
         epochs: Int, batchSize: Int, learningRate: Double,
-        initialWeight: [Float], initialBias: [Float], order: (Int) -> [Int]
+        initialWeight: [Float], initialBias: [Float], context: ComputeContext, order: (Int) -> [Int]
     ) -> LinearProbeResult {
         let c = numClasses
         var weight = initialWeight, bias = initialBias
@@ -117,7 +118,7 @@ public enum LinearProbe {
                 batchX.withUnsafeBufferPointer { bx in
                     weight.withUnsafeBufferPointer { w in
                         logits.withUnsafeMutableBufferPointer { z in
-                            gemm(.none, .transposed, m: count, n: c, k: d, a: bx.baseAddress!, lda: d,
+                            context.gemm(.none, .transposed, m: count, n: c, k: d, a: bx.baseAddress!, lda: d,
                                  b: w.baseAddress!, ldb: d, c: z.baseAddress!, ldc: c)
                         }
                     }
@@ -156,21 +157,21 @@ public enum LinearProbe {
                 logits.withUnsafeBufferPointer { g in
                     batchX.withUnsafeBufferPointer { bx in
                         gradWeight.withUnsafeMutableBufferPointer { gw in
-                            gemm(.transposed, .none, m: c, n: d, k: count, a: g.baseAddress!, lda: c,
+                            context.gemm(.transposed, .none, m: c, n: d, k: count, a: g.baseAddress!, lda: c,
                                  b: bx.baseAddress!, ldb: d, c: gw.baseAddress!, ldc: d)
                         }
                     }
                 }
                 step += 1
-                adamWeight.update(&weight, gradient: gradWeight, learningRate: rate, step: step)
-                adamBias.update(&bias, gradient: gradBias, learningRate: rate, step: step)
+                adamWeight.update(&weight, gradient: gradWeight, learningRate: rate, step: step, context: context)
+                adamBias.update(&bias, gradient: gradBias, learningRate: rate, step: step, context: context)
                 start += count
             }
             result.epochLosses.append(lossSum / Double(n))
             result.epochTrainAccuracy.append(Double(correct) / Double(n))
             if let validation {
                 let metrics = evaluate(weight: weight, bias: bias, c: c, d: d,
-                                       features: validation.features, labels: validation.labels)
+                                       features: validation.features, labels: validation.labels, context: context)
                 result.epochValidationAccuracy.append(metrics.top1)
             }
         }
@@ -181,7 +182,8 @@ public enum LinearProbe {
 
     /// Top-1, top-5 and macro (balanced) accuracy of a probe on labelled features. The feature
     /// dimension is `weight.count / bias.count`; features are row-major, one row per label.
-    public static func evaluate(weight: [Float], bias: [Float], features: [Float], labels: [Int]) throws -> LinearProbeMetrics {
+    public static func evaluate(weight: [Float], bias: [Float], features: [Float], labels: [Int],
+                                context: ComputeContext = .automatic) throws -> LinearProbeMetrics {
         let c = bias.count
         guard c >= 1, weight.count % c == 0, weight.count > 0 else {
             throw EvaluationError.shapeMismatch(what: "weight (classes × dimension)", count: weight.count, expected: c)
@@ -189,11 +191,12 @@ public enum LinearProbe {
         let d = weight.count / c
         try checkMatrix(features, n: labels.count, d: d, name: "features")
         try checkLabels(labels, n: labels.count, numClasses: c)
-        return evaluate(weight: weight, bias: bias, c: c, d: d, features: features, labels: labels)
+        return evaluate(weight: weight, bias: bias, c: c, d: d, features: features, labels: labels, context: context)
     }
 
     /// Logits (n × C, row-major) of a probe for row-major features.
-    public static func logits(weight: [Float], bias: [Float], features: [Float]) throws -> [Float] {
+    public static func logits(weight: [Float], bias: [Float], features: [Float],
+                              context: ComputeContext = .automatic) throws -> [Float] {
         let c = bias.count
         guard c >= 1, weight.count % c == 0, weight.count > 0 else {
             throw EvaluationError.shapeMismatch(what: "weight (classes × dimension)", count: weight.count, expected: c)
@@ -202,16 +205,17 @@ public enum LinearProbe {
         guard features.count % d == 0 else {
             throw EvaluationError.shapeMismatch(what: "features", count: features.count, expected: (features.count / d) * d)
         }
-        return logits(weight: weight, bias: bias, c: c, d: d, features: features, n: features.count / d)
+        return logits(weight: weight, bias: bias, c: c, d: d, features: features, n: features.count / d, context: context)
     }
 
-    static func logits(weight: [Float], bias: [Float], c: Int, d: Int, features: [Float], n: Int) -> [Float] {
+    static func logits(weight: [Float], bias: [Float], c: Int, d: Int, features: [Float], n: Int,
+                       context: ComputeContext) -> [Float] {
         var out = [Float](repeating: 0, count: n * c)
         guard n > 0 else { return out }
         features.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBufferPointer { z in
-                    gemm(.none, .transposed, m: n, n: c, k: d, a: x.baseAddress!, lda: d,
+                    context.gemm(.none, .transposed, m: n, n: c, k: d, a: x.baseAddress!, lda: d,
                          b: w.baseAddress!, ldb: d, c: z.baseAddress!, ldc: c)
                     for r in 0..<n { for j in 0..<c { z[r * c + j] += bias[j] } }
                 }
@@ -220,7 +224,8 @@ public enum LinearProbe {
         return out
     }
 
-    static func evaluate(weight: [Float], bias: [Float], c: Int, d: Int, features: [Float], labels: [Int]) -> LinearProbeMetrics {
+    static func evaluate(weight: [Float], bias: [Float], c: Int, d: Int, features: [Float], labels: [Int],
+                         context: ComputeContext) -> LinearProbeMetrics {
         let n = labels.count
         guard n > 0 else { return LinearProbeMetrics(top1: 0, top5: 0, macro: 0, count: 0) }
         var top1 = 0, top5 = 0
@@ -231,7 +236,7 @@ public enum LinearProbe {
         while start < n {
             let rows = min(block, n - start)
             let slice = Array(features[(start * d)..<((start + rows) * d)])
-            let z = logits(weight: weight, bias: bias, c: c, d: d, features: slice, n: rows)
+            let z = logits(weight: weight, bias: bias, c: c, d: d, features: slice, n: rows, context: context)
             for r in 0..<rows {
                 let label = labels[start + r]
                 var argmax = 0
@@ -280,7 +285,8 @@ struct AdamState {
         v = [Float](repeating: 0, count: count)
     }
 
-    mutating func update(_ parameters: inout [Float], gradient: [Float], learningRate: Double, step: Int) {
+    mutating func update(_ parameters: inout [Float], gradient: [Float], learningRate: Double, step: Int,
+                         context: ComputeContext) {
         let biasCorrection1 = 1 - pow(Self.beta1, Double(step))
         let biasCorrection2 = 1 - pow(Self.beta2, Double(step))
         let stepSize = Float(learningRate / biasCorrection1)
@@ -293,7 +299,7 @@ struct AdamState {
                 m.withUnsafeMutableBufferPointer { m in
                     v.withUnsafeMutableBufferPointer { v in
                         let shared = UncheckedSendable((p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!))
-                        parallelFor(count, grain: 1 << 16) { range in
+                        context.parallelFor(count, grain: 1 << 16) { range in
                             let (p, g, m, v) = shared.value
                             for i in range {
                                 let gi = g[i]

@@ -8,7 +8,8 @@ import Foundation
 /// both labelings a single cluster (or both empty) → 1; exactly one of them a single cluster → 0.
 /// The expected mutual information is the exact hypergeometric sum (Vinh et al. 2010) computed
 /// in log-gamma space as scikit-learn's `expected_mutual_information` does.
-public func adjustedMutualInformation(labelsTrue: [Int], labelsPred: [Int]) throws -> Double {
+public func adjustedMutualInformation(labelsTrue: [Int], labelsPred: [Int],
+                                      context: ComputeContext = .automatic) throws -> Double {
     guard labelsTrue.count == labelsPred.count else {
         throw EvaluationError.shapeMismatch(what: "labelsPred", count: labelsPred.count, expected: labelsTrue.count)
     }
@@ -18,7 +19,7 @@ public func adjustedMutualInformation(labelsTrue: [Int], labelsPred: [Int]) thro
     if rows == 1 || columns == 1 { return 0 }
 
     let mi = table.mutualInformation()
-    let emi = table.expectedMutualInformation()
+    let emi = table.expectedMutualInformation(context: context)
     let hTrue = entropy(counts: table.rowSums), hPred = entropy(counts: table.columnSums)
     let normalizer = (hTrue + hPred) / 2
     let eps = Double.ulpOfOne
@@ -116,7 +117,7 @@ struct ContingencyTable {
     /// these marginals. Every log-gamma the sum needs is lgamma(m) for an integer 1 ≤ m ≤ n + 1,
     /// so one table replaces the per-term calls; rows run in parallel and are added in row order,
     /// so the result does not depend on the thread count.
-    func expectedMutualInformation() -> Double {
+    func expectedMutualInformation(context: ComputeContext) -> Double {
         let a = rowSums, b = columnSums
         if a.count == 1 || b.count == 1 { return 0 }
         let n = total
@@ -139,7 +140,7 @@ struct ContingencyTable {
         rowTotals.withUnsafeMutableBufferPointer { out in
             lgammaOf.withUnsafeBufferPointer { lg in
                 let shared = UncheckedSendable(out)
-                parallelFor(a.count, grain: max(1, 2048 / max(b.count, 1))) { range in
+                context.parallelFor(a.count, grain: max(1, 2048 / max(b.count, 1))) { range in
                     for i in range {
                         var rowSum = 0.0
                         let ai = a[i]

@@ -67,20 +67,20 @@ public struct WardTree: Sendable {
 public enum Ward {
     /// Cluster labels 0..<k for `points` (row-major n × d), equal to scikit-learn's
     /// `AgglomerativeClustering(n_clusters: k, linkage: "ward").fit_predict` up to renaming.
-    public static func cluster(points: [Float], n: Int, d: Int, k: Int) throws -> [Int] {
+    public static func cluster(points: [Float], n: Int, d: Int, k: Int, context: ComputeContext = .automatic) throws -> [Int] {
         guard k >= 1, k <= n else {
             throw EvaluationError.invalidParameter(name: "k", reason: "\(k) clusters for \(n) points")
         }
-        return try tree(points: points, n: n, d: d).labels(clusters: k)
+        return try tree(points: points, n: n, d: d, context: context).labels(clusters: k)
     }
 
     /// The full hierarchy (what SciPy's `linkage(points, "ward")` describes).
-    public static func tree(points: [Float], n: Int, d: Int) throws -> WardTree {
+    public static func tree(points: [Float], n: Int, d: Int, context: ComputeContext = .automatic) throws -> WardTree {
         try checkMatrix(points, n: n, d: d, name: "points")
         guard n >= 1, d >= 1 else {
             throw EvaluationError.invalidParameter(name: "points", reason: "need at least one point with one dimension")
         }
-        var chain = NearestNeighborChain(points: points, n: n, d: d)
+        var chain = NearestNeighborChain(points: points, n: n, d: d, context: context)
         let found = chain.run()
         // SciPy sorts the chain's merges by height with a stable sort.
         let order = found.indices.sorted { (found[$0].height, $0) < (found[$1].height, $1) }
@@ -123,7 +123,7 @@ struct NearestNeighborChain {
     var boxHigh: [Double]      // then the remainder
     var minSize: [Double]      // a lower bound on the sizes of the bucket's members
 
-    init(points: [Float], n: Int, d: Int) {
+    init(points: [Float], n: Int, d: Int, context: ComputeContext) {
         self.n = n
         self.d = d
         size = [Double](repeating: 1, count: n)
@@ -142,7 +142,7 @@ struct NearestNeighborChain {
             }
             maxNormSquared = max(maxNormSquared, normSquared)
         }
-        let directions = Self.principalDirections(centred, n: n, d: d, count: Ward.boundDimensions)
+        let directions = Self.principalDirections(centred, n: n, d: d, count: Ward.boundDimensions, context: context)
         p = directions.count / d
         basis = directions
         hasRemainder = p < d
@@ -210,7 +210,7 @@ struct NearestNeighborChain {
     }
 
     /// Top principal directions of the centred data (rows of length d). All d when d is small.
-    static func principalDirections(_ x: [Double], n: Int, d: Int, count: Int) -> [Double] {
+    static func principalDirections(_ x: [Double], n: Int, d: Int, count: Int, context: ComputeContext) -> [Double] {
         let p = min(count, d)
         if p == d {
             // The bound is then the exact distance; any orthonormal basis will do.
@@ -224,7 +224,7 @@ struct NearestNeighborChain {
         var product = [Float](repeating: 0, count: d * d)
         single.withUnsafeBufferPointer { xs in
             product.withUnsafeMutableBufferPointer { out in
-                gemm(.transposed, .none, m: d, n: d, k: n, a: xs.baseAddress!, lda: d, b: xs.baseAddress!, ldb: d,
+                context.gemm(.transposed, .none, m: d, n: d, k: n, a: xs.baseAddress!, lda: d, b: xs.baseAddress!, ldb: d,
                      c: out.baseAddress!, ldc: d)
             }
         }
@@ -247,14 +247,14 @@ struct NearestNeighborChain {
         var random = SeededGenerator(seed: 0x5741_5244)
         var block = (0..<(d * width)).map { _ in random.normal() }
         for _ in 0..<12 {
-            guard let basis = DenseBlock.orthonormalize(block, n: d, m: width), basis.columns == width,
-                  let again = DenseBlock.orthonormalize(basis.basis, n: d, m: width) else { return [] }
-            block = DenseBlock.times(covariance, again.basis, n: d, p: d, q: width)
+            guard let basis = DenseBlock.orthonormalize(block, n: d, m: width, context: context), basis.columns == width,
+                  let again = DenseBlock.orthonormalize(basis.basis, n: d, m: width, context: context) else { return [] }
+            block = DenseBlock.times(covariance, again.basis, n: d, p: d, q: width, context: context)
         }
-        guard let first = DenseBlock.orthonormalize(block, n: d, m: width), first.columns == width,
-              let basis = DenseBlock.orthonormalize(first.basis, n: d, m: width) else { return [] }
-        let applied = DenseBlock.times(covariance, basis.basis, n: d, p: d, q: width)
-        var projected = DenseBlock.transposeTimes(basis.basis, applied, n: d, p: width, q: width)
+        guard let first = DenseBlock.orthonormalize(block, n: d, m: width, context: context), first.columns == width,
+              let basis = DenseBlock.orthonormalize(first.basis, n: d, m: width, context: context) else { return [] }
+        let applied = DenseBlock.times(covariance, basis.basis, n: d, p: d, q: width, context: context)
+        var projected = DenseBlock.transposeTimes(basis.basis, applied, n: d, p: width, q: width, context: context)
         for a in 0..<width { for b in 0..<a { let v = (projected[a * width + b] + projected[b * width + a]) / 2; projected[a * width + b] = v; projected[b * width + a] = v } }
         guard let small = SymmetricEigen(matrix: projected, n: width) else { return [] }
         var rows = [Double](repeating: 0, count: p * d)

@@ -1,1 +1,1 @@
-// BirderModels: see the module's issue.
+// BirderModels: the networks (families, registry), weights bound by checkpoint names.

@@ -1,9 +1,9 @@
-public import BirderCore
+import BirderCore
 
 /// A loaded network: immutable after construction and shared by threads; every call allocates its
-/// own scratch memory. Inputs are NHWC batches (N×H×W×3, normalised as the checkpoint's rgb stats
-/// say); H and W must be multiples of `inputMultiple`.
-public protocol ImageEncoder: Sendable {
+/// own scratch memory and runs on the context it is given. Inputs are NHWC batches (N×H×W×3,
+/// normalised as the checkpoint's rgb stats say); H and W must be multiples of `inputMultiple`.
+package protocol ImageEncoder: Sendable {
     /// Birder's network name, e.g. `rdnet_t`, `vit_b16_pn`.
     var network: String { get }
     /// Width of `embedding`'s rows.
@@ -14,17 +14,20 @@ public protocol ImageEncoder: Sendable {
     var stageNames: [String] { get }
     /// The classifier stored with the checkpoint, if it has one.
     var classifier: LinearClassifier? { get }
+    /// The kernel set whose layout the weights were packed for: a context runs them when its
+    /// kernels share that layout.
+    var packedFor: KernelTable { get }
 
     /// N×embeddingSize: the pooled, normalised features Birder's `embedding()` returns.
-    func embedding(_ batch: Tensor) throws -> Tensor
+    func embedding(_ batch: Tensor, context: ComputeContext) throws -> Tensor
     /// Stage name → N×C×H×W (NCHW, as Birder returns them), in `stageNames` order.
-    func detectionFeatures(_ batch: Tensor) throws -> [(name: String, features: Tensor)]
+    func detectionFeatures(_ batch: Tensor, context: ComputeContext) throws -> [(name: String, features: Tensor)]
 }
 
-public enum ModelInputError: Error, CustomStringConvertible, Equatable {
+package enum ModelInputError: Error, CustomStringConvertible, Equatable {
     case badShape(network: String, shape: [Int], reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .badShape(network, shape, reason):
             return "\(network): input of shape \(shape) refused: \(reason)"
@@ -33,8 +36,18 @@ public enum ModelInputError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ImageEncoder {
-    /// Checks an NHWC batch against the network's constraints.
-    public func validateInput(_ batch: Tensor) throws {
+    /// Whether `context`'s kernels read weights laid out as this encoder's were packed.
+    package func checkKernels(_ context: ComputeContext) throws(ComputeError) {
+        let own = packedFor, theirs = context.kernels
+        guard own.panelWidth == theirs.panelWidth, own.vectorFloats == theirs.vectorFloats else {
+            throw .incompatibleKernels(packedFor: own.name, context: theirs.name)
+        }
+    }
+
+    /// Checks an NHWC batch against the network's constraints, and the context's kernels
+    /// against the weights' layout.
+    package func validateInput(_ batch: Tensor, context: ComputeContext) throws {
+        try checkKernels(context)
         let shape = batch.shape
         guard shape.count == 4, shape[3] == 3 else {
             throw ModelInputError.badShape(network: network, shape: shape, reason: "expected N×H×W×3 (NHWC, RGB)")
@@ -48,18 +61,18 @@ extension ImageEncoder {
 }
 
 /// A linear layer over embeddings: the checkpoint's classifier or a `*.head.pt` linear probe.
-public struct LinearClassifier: Sendable {
+package struct LinearClassifier: Sendable {
     /// C×D, PyTorch's layout.
-    public let weight: Tensor
+    package let weight: Tensor
     /// C
-    public let bias: Tensor
+    package let bias: Tensor
     /// Class names by index (empty when unknown).
-    public let classNames: [String]
+    package let classNames: [String]
 
-    public var numClasses: Int { weight.shape[0] }
-    public var inputSize: Int { weight.shape[1] }
+    package var numClasses: Int { weight.shape[0] }
+    package var inputSize: Int { weight.shape[1] }
 
-    public init(weight: Tensor, bias: Tensor, classNames: [String] = []) throws {
+    package init(weight: Tensor, bias: Tensor, classNames: [String] = []) throws {
         guard weight.rank == 2, bias.shape == [weight.shape[0]] else {
             throw WeightBindingError.shapeMismatch(name: "classifier", expected: [weight.shape.first ?? 0], found: bias.shape)
         }
@@ -71,8 +84,37 @@ public struct LinearClassifier: Sendable {
         self.classNames = classNames
     }
 
+    /// Binds `weight` (and `bias` when `hasBias`) of `binder`'s scope as a classifier over
+    /// `inputs`-wide embeddings. A checkpoint's stored classifier decides the class count
+    /// (`numClasses`, when given, must agree); a source without one gets none, unless
+    /// `numClasses` > 0 asks a seeded source for one.
+    package static func bind(_ binder: ParameterBinder, network: String, inputs: Int, numClasses: Int?,
+                             hasBias: Bool, classNames: [String] = []) throws -> LinearClassifier? {
+        let classes: Int
+        if let stored = binder.shape(of: "weight") {
+            guard stored.count == 2, stored[1] == inputs, stored[0] > 0 else {
+                throw WeightBindingError.shapeMismatch(name: "classifier.weight", expected: [numClasses ?? -1, inputs], found: stored)
+            }
+            if let numClasses, numClasses != stored[0] {
+                throw WeightBindingError.invalidConfig("\(network): asked for \(numClasses) classes, the checkpoint's classifier has \(stored[0])")
+            }
+            classes = stored[0]
+        } else {
+            guard let numClasses, numClasses > 0 else {
+                guard classNames.isEmpty else {
+                    throw WeightBindingError.invalidConfig("\(classNames.count) class names for a network without classifier")
+                }
+                return nil
+            }
+            classes = numClasses
+        }
+        let weight = try binder.tensor("weight", shape: [classes, inputs])
+        let bias = hasBias ? try binder.tensor("bias", shape: [classes]) : Tensor(zeros: [classes])
+        return try LinearClassifier(weight: weight, bias: bias, classNames: classNames)
+    }
+
     /// N×C logits for N×D embeddings.
-    public func logits(_ embeddings: Tensor) throws -> Tensor {
+    package func logits(_ embeddings: Tensor, context: ComputeContext) throws -> Tensor {
         guard embeddings.rank == 2, embeddings.shape[1] == inputSize else {
             throw ModelInputError.badShape(network: "classifier", shape: embeddings.shape,
                                            reason: "expected N×\(inputSize) embeddings")
@@ -86,7 +128,7 @@ public struct LinearClassifier: Sendable {
             }
             embeddings.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
-                    gemm(.none, .transposed, m: n, n: c, k: d, a: x.baseAddress!, lda: d,
+                    context.gemm(.none, .transposed, m: n, n: c, k: d, a: x.baseAddress!, lda: d,
                          b: w.baseAddress!, ldb: d, beta: 1, c: ob, ldc: c)
                 }
             }
@@ -95,11 +137,11 @@ public struct LinearClassifier: Sendable {
     }
 
     /// N×C softmax probabilities.
-    public func probabilities(_ embeddings: Tensor) throws -> Tensor {
-        var out = try logits(embeddings)
+    package func probabilities(_ embeddings: Tensor, context: ComputeContext) throws -> Tensor {
+        var out = try logits(embeddings, context: context)
         let c = numClasses
         out.withUnsafeMutableBufferPointer { o in
-            scaledSoftmaxRows(o.baseAddress!, rows: o.count / c, columns: c, scale: 1)
+            context.kernels.scaledSoftmaxRows(o.baseAddress!, rows: o.count / c, columns: c, scale: 1)
         }
         return out
     }

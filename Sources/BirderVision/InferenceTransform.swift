@@ -142,13 +142,14 @@ public struct InferenceTransform: Sendable {
         batch([image], layout: layout)
     }
 
-    /// Images as an [N, H, W, 3] (or [N, 3, H, W]) tensor, prepared in parallel.
-    public func batch(_ images: [RGBImage], layout: TensorLayout = .nhwc) -> Tensor {
+    /// Images as an [N, H, W, 3] (or [N, 3, H, W]) tensor, prepared in parallel on the context's
+    /// workers.
+    public func batch(_ images: [RGBImage], layout: TensorLayout = .nhwc, context: ComputeContext = .automatic) -> Tensor {
         let shape = layout == .nhwc ? [images.count, height, width, 3] : [images.count, 3, height, width]
         let per = elementsPerImage
         return Tensor(shape: shape) { buffer in
             let base = UncheckedSendable(buffer.baseAddress!)
-            parallelFor(images.count) { range in
+            context.parallelFor(images.count) { range in
                 for n in range { write(images[n], into: base.value + n * per, layout: layout) }
             }
         }

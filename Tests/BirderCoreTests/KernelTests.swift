@@ -8,7 +8,7 @@ import BirderTestSupport
     @Test func biasIsAddedToEveryRow() {
         var m: [Float] = (0..<22).map(Float.init)
         let bias: [Float] = (0..<11).map { Float($0) * 10 }
-        m.withUnsafeMutableBufferPointer { addBiasRows($0.baseAddress!, rows: 2, columns: 11, bias: bias) }
+        m.withUnsafeMutableBufferPointer { testContext.addBiasRows($0.baseAddress!, rows: 2, columns: 11, bias: bias) }
         #expect(m[0] == 0 && m[10] == 110 && m[11] == 11 && m[21] == 121)
     }
 
@@ -20,7 +20,7 @@ import BirderTestSupport
         let weight = Tensor(shape: [o, c, k, k], values: rng.floats(o * c * k * k))
         let ph = h / k, pw = w / k, p = n * ph * pw
         var patches = [Float](repeating: 0, count: p * k * k * c)
-        extractPatchesNHWC(input, batch: n, height: h, width: w, channels: c, patch: k, output: &patches)
+        extractPatchesNHWC(input, batch: n, height: h, width: w, channels: c, patch: k, output: &patches, context: testContext)
         let wp = convWeightToPatchOrder(weight)
         var out = [Float](repeating: 0, count: p * o)
         wp.withUnsafeBufferPointer { wb in
@@ -50,13 +50,15 @@ import BirderTestSupport
         #expect(nchw.scalars == [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11])
     }
 
-    @Test func parallelForCoversEveryIndexOnce() {
+    @Test func parallelForCoversEveryIndexOnce() throws {
         let count = 10_007
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
         hits.initialize(repeating: 0, count: count)
         defer { hits.deallocate() }
         let shared = UncheckedSendable(hits)
-        parallelFor(count, grain: 10, threads: 4) { range in for i in range { shared.value[i] += 1 } }
+        let context = try ComputeContext(threads: 4)
+        context.parallelFor(count, grain: 10) { range in for i in range { shared.value[i] += 1 } }
         #expect((0..<count).allSatisfy { hits[$0] == 1 })
+        #expect(context.peakWorkers <= 4)
     }
 }

@@ -10,34 +10,33 @@ import BirderTestSupport
 
     @Test(arguments: [(1, 1, 1), (13, 29, 37), (6, 16, 64), (7, 104, 200), (25, 40, 0), (11, 33, 1300), (30, 24, 900)])
     func packedGEMMMatchesNaive(m: Int, n: Int, k: Int) {
-        for portable in [false, true] {
-            forcePortableKernels(portable)
-            defer { forcePortableKernels(false) }
-            checkPackedGEMM(m: m, n: n, k: k)
-        }
+        forEachInstructionSet { checkPackedGEMM(m: m, n: n, k: k, context: $0) }
     }
 
-    func checkPackedGEMM(m: Int, n: Int, k: Int) {
+    func checkPackedGEMM(m: Int, n: Int, k: Int, context: ComputeContext) {
         var rng = TestRandom(seed: UInt64(m * 1000 + n + k))
         let lda = k + 3, ldc = n + 5
         let a = rng.floats(m * lda), w = rng.floats(n * k, scale: 1 / Float(max(k, 1)).squareRoot()), b = rng.floats(n)
         let linear = w.withUnsafeBufferPointer { wp in
             b.withUnsafeBufferPointer { bp in
-                PackedLinear(weights: wp.baseAddress!, outputs: n, inputs: k, bias: bp.baseAddress!)
+                PackedLinear(weights: wp.baseAddress!, outputs: n, inputs: k, bias: bp.baseAddress!, kernels: context.kernels)
             }
         }
-        for activation in [PackedActivation.none, .gelu] {
-            var c = [Float](repeating: .nan, count: m * ldc)
+        let start = rng.floats(m * ldc)
+        for (activation, accumulate) in [(PackedActivation.none, false), (.gelu, false), (.none, true)] {
+            // Accumulating adds onto what C holds; otherwise C's old values must not matter.
+            var c = accumulate ? start : [Float](repeating: .nan, count: m * ldc)
+            if accumulate { for i in 0..<m { for j in n..<ldc { c[i * ldc + j] = .nan } } }
             c.withUnsafeMutableBufferPointer { cp in
                 a.withUnsafeBufferPointer { ap in
-                    packedGEMM(m: m, a: ap.baseAddress!, lda: lda, linear, activation: activation,
-                               c: cp.baseAddress!, ldc: ldc)
+                    context.kernels.packedGEMM(m: m, a: ap.baseAddress!, lda: lda, linear, activation: activation,
+                                               accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
                 }
             }
             var worst: Double = 0
             for i in 0..<m {
                 for j in 0..<n {
-                    var s = Double(b[j])
+                    var s = Double(b[j]) + (accumulate ? Double(start[i * ldc + j]) : 0)
                     for p in 0..<k { s += Double(a[i * lda + p]) * Double(w[j * k + p]) }
                     if activation == .gelu { s = Self.gelu(s) }
                     worst = max(worst, abs(s - Double(c[i * ldc + j])))
@@ -45,23 +44,30 @@ import BirderTestSupport
                 // Columns past n (the row padding) are never written.
                 for j in n..<ldc { #expect(c[i * ldc + j].isNaN) }
             }
-            #expect(worst < 2e-5, "m \(m) n \(n) k \(k) \(activation) (AVX2 \(kernelsUseAVX2)): max |Δ| \(worst)")
+            #expect(worst < 2e-5, "m \(m) n \(n) k \(k) \(activation) accumulate \(accumulate) (\(context.instructionSet) kernels): max |Δ| \(worst)")
         }
     }
 
     @Test func packedGEMMComputesOnlyTheAskedPanels() {
+        forEachInstructionSet { checkPanels(context: $0) }
+    }
+
+    func checkPanels(context: ComputeContext) {
         var rng = TestRandom(seed: 5)
         let m = 9, n = 40, k = 21
         let a = rng.floats(m * k), w = rng.floats(n * k)
-        let linear = w.withUnsafeBufferPointer { PackedLinear(weights: $0.baseAddress!, outputs: n, inputs: k, bias: nil) }
+        let kernels = context.kernels
+        let linear = w.withUnsafeBufferPointer {
+            PackedLinear(weights: $0.baseAddress!, outputs: n, inputs: k, bias: nil, kernels: kernels)
+        }
         var whole = [Float](repeating: 0, count: m * n), parts = [Float](repeating: -1, count: m * n)
         a.withUnsafeBufferPointer { ap in
-            whole.withUnsafeMutableBufferPointer { packedGEMM(m: m, a: ap.baseAddress!, lda: k, linear, c: $0.baseAddress!, ldc: n) }
+            whole.withUnsafeMutableBufferPointer { kernels.packedGEMM(m: m, a: ap.baseAddress!, lda: k, linear, c: $0.baseAddress!, ldc: n) }
             parts.withUnsafeMutableBufferPointer { cp in
-                #expect(linear.panelCount == 3)
-                packedGEMM(m: m, a: ap.baseAddress!, lda: k, linear, c: cp.baseAddress!, ldc: n, panels: 2..<3)
-                for i in 0..<m { for j in 0..<32 { #expect(cp[i * n + j] == -1) } }
-                packedGEMM(m: m, a: ap.baseAddress!, lda: k, linear, c: cp.baseAddress!, ldc: n, panels: 0..<2)
+                #expect(linear.panelCount == (n + kernels.panelWidth - 1) / kernels.panelWidth)
+                kernels.packedGEMM(m: m, a: ap.baseAddress!, lda: k, linear, c: cp.baseAddress!, ldc: n, panels: 2..<3)
+                for i in 0..<m { for j in 0..<(2 * kernels.panelWidth) { #expect(cp[i * n + j] == -1) } }
+                kernels.packedGEMM(m: m, a: ap.baseAddress!, lda: k, linear, c: cp.baseAddress!, ldc: n, panels: 0..<2)
             }
         }
         #expect(whole == parts)
@@ -96,34 +102,30 @@ import BirderTestSupport
     // kernel edges; 21 and 16 channels (a partial and an exact vector group).
     @Test(arguments: [(2, 5, 13, 21), (1, 9, 14, 16), (3, 2, 7, 21), (1, 8, 20, 45)])
     func depthwiseConvLayerNormMatchesNaive(batch: Int, height: Int, width: Int, channels: Int) {
-        for portable in [false, true] {
-            forcePortableKernels(portable)
-            defer { forcePortableKernels(false) }
-            checkDepthwise(batch: batch, height: height, width: width, channels: channels)
-        }
+        forEachInstructionSet { checkDepthwise(batch: batch, height: height, width: width, channels: channels, context: $0) }
     }
 
-    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int) {
+    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int, context: ComputeContext) {
         var rng = TestRandom(seed: UInt64(height * 100 + width + channels))
         let stride = channels + 11
         let x = rng.floats(batch * height * width * stride, scale: 2)
         let weight = rng.floats(channels * 49), bias = rng.floats(channels)
         let lnWeight = rng.floats(channels).map { 1 + 0.2 * $0 }, lnBias = rng.floats(channels, scale: 0.1)
         let conv = DepthwiseConv7(weight: Tensor(shape: [channels, 1, 7, 7], values: weight),
-                                  bias: Tensor(shape: [channels], values: bias))
+                                  bias: Tensor(shape: [channels], values: bias), kernels: context.kernels)
         let reference = Self.naiveDepthwise(x, batch: batch, height: height, width: width, stride: stride,
                                             channels: channels, weight: weight, bias: bias,
                                             lnWeight: lnWeight, lnBias: lnBias)
         let outStride = conv.tapStride + 8
         let lines = batch * height
-        let scratch = DepthwiseScratch(count: conv.scratchCount(width: width))
+        let scratch = DepthwiseScratch(count: conv.scratchCount(width: width, kernels: context.kernels))
         // Whole batch at once; in uneven pieces that start mid-image (the ring carries rows from
         // one piece to the next); and the same pieces backwards (the ring must reload).
         let third = lines / 3, half = lines / 2 + 1
         let forward = [0..<1, 1..<half, half..<lines]
-        for pieces in [[0..<lines], forward, forward.reversed(), [third..<half, 0..<third, half..<lines]] {
+        for (call, pieces) in [[0..<lines], forward, forward.reversed(), [third..<half, 0..<third, half..<lines]].enumerated() {
             var out = [Float](repeating: .nan, count: lines * width * outStride)
-            let layer = DepthwiseScratch.newLayer()
+            let layer = call + 1  // a new token per call over the batch
             for piece in pieces where !piece.isEmpty {
                 x.withUnsafeBufferPointer { xp in
                     out.withUnsafeMutableBufferPointer { op in
@@ -131,7 +133,7 @@ import BirderTestSupport
                             input: xp.baseAddress!, height: height, width: width, pixelStride: stride, lines: piece,
                             normWeight: lnWeight, normBias: lnBias, epsilon: 1e-6,
                             output: op.baseAddress! + piece.lowerBound * width * outStride, outputStride: outStride,
-                            scratch: scratch, layer: layer)
+                            scratch: scratch, layer: layer, kernels: context.kernels)
                     }
                 }
             }
@@ -141,18 +143,22 @@ import BirderTestSupport
                     worst = max(worst, abs(Double(out[p * outStride + c]) - reference[p * channels + c]))
                 }
             }
-            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (AVX2 \(kernelsUseAVX2)): max |Δ| \(worst)")
+            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (\(context.instructionSet) kernels): max |Δ| \(worst)")
         }
     }
 
     /// LayerNorm over strided rows against a Double-precision loop.
     @Test(arguments: [1, 7, 45, 1040])
     func layerNormMatchesNaive(columns: Int) {
+        forEachInstructionSet { checkLayerNorm(columns: columns, context: $0) }
+    }
+
+    func checkLayerNorm(columns: Int, context: ComputeContext) {
         var rng = TestRandom(seed: UInt64(columns))
         let rows = 17, stride = columns + 5
         let x = rng.floats(rows * stride, scale: 3).map { $0 + 0.5 }, w = rng.floats(columns), b = rng.floats(columns)
         var output = [Float](repeating: 0, count: rows * columns)
-        layerNormRowsSerial(x, rows: rows, columns: columns, inputStride: stride, weight: w, bias: b, epsilon: 1e-5,
+        context.kernels.layerNormRows(x, rows: rows, columns: columns, inputStride: stride, weight: w, bias: b, epsilon: 1e-5,
                             output: &output, outputStride: columns)
         var reference = [Float](repeating: 0, count: rows * columns)
         for r in 0..<rows {
@@ -164,21 +170,25 @@ import BirderTestSupport
             }
         }
         let (diff, _) = maxAbsDifference(output, reference)
-        #expect(diff < 2e-4, "max |Δ| \(diff)")
+        #expect(diff < 2e-4, "\(context.instructionSet) kernels: max |Δ| \(diff)")
     }
 
     @Test func scaleColumnsScalesOnlyTheSlice() {
-        var x = [Float](repeating: 2, count: 3 * 12)
-        let scale: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
-        x.withUnsafeMutableBufferPointer { scaleColumnsSerial($0.baseAddress! + 1, rows: 3, columns: 9, stride: 12, scale: scale) }
-        for r in 0..<3 {
-            #expect(x[r * 12] == 2 && x[r * 12 + 10] == 2 && x[r * 12 + 11] == 2)
-            for j in 0..<9 { #expect(x[r * 12 + 1 + j] == 2 * scale[j]) }
+        forEachInstructionSet { context in
+            var x = [Float](repeating: 2, count: 3 * 12)
+            let scale: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+            x.withUnsafeMutableBufferPointer {
+                context.kernels.scaleColumns($0.baseAddress! + 1, rows: 3, columns: 9, stride: 12, scale: scale)
+            }
+            for r in 0..<3 {
+                #expect(x[r * 12] == 2 && x[r * 12 + 10] == 2 && x[r * 12 + 11] == 2)
+                for j in 0..<9 { #expect(x[r * 12 + 1 + j] == 2 * scale[j]) }
+            }
         }
     }
 
     @Test(arguments: [1, 2, 4])
-    func forEachChunkRunsEveryChunkOnce(workers: Int) {
+    func forEachChunkRunsEveryChunkOnce(workers: Int) throws {
         let count = 101
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
         hits.initialize(repeating: 0, count: count)
@@ -186,11 +196,13 @@ import BirderTestSupport
         let maxWorker = UnsafeMutablePointer<Int>.allocate(capacity: workers)
         maxWorker.initialize(repeating: 0, count: workers)
         defer { maxWorker.deallocate() }
-        forEachChunk(count, workers: workers) { worker, chunk in
+        let context = try ComputeContext(threads: workers)
+        context.forEachChunk(count) { worker, chunk in
             hits[chunk] += 1       // disjoint: each chunk is handed out once
             maxWorker[worker] += 1 // one thread per worker index
         }
         #expect((0..<count).allSatisfy { hits[$0] == 1 })
         #expect((0..<workers).map { maxWorker[$0] }.reduce(0, +) == count)
+        #expect(context.peakWorkers <= workers)
     }
 }

@@ -28,8 +28,12 @@ import BirderTestSupport
         return out
     }
 
-    @Test(arguments: [AttentionParallelism.pairs, .blas])
-    func attentionMatchesNaive(parallelism: AttentionParallelism) {
+    @Test(arguments: [1, 2])
+    func attentionMatchesNaive(threads: Int) {
+        forEachInstructionSet(threads: threads) { checkAttention(context: $0) }
+    }
+
+    func checkAttention(context: ComputeContext) {
         var rng = TestRandom(seed: 21)
         let (batch, tokens, heads, headDim) = (3, 13, 3, 5)
         let qkv = rng.floats(batch * tokens * 3 * heads * headDim, scale: 2)
@@ -37,33 +41,41 @@ import BirderTestSupport
         let scale = 1 / Float(headDim).squareRoot()
         qkv.withUnsafeBufferPointer { q in out.withUnsafeMutableBufferPointer { o in
             multiHeadSelfAttention(qkv: q.baseAddress!, batch: batch, tokens: tokens, heads: heads, headDim: headDim,
-                                   scale: scale, output: o.baseAddress!, parallelism: parallelism, threads: 2)
+                                   scale: scale, output: o.baseAddress!, context: context)
         } }
         let (diff, _) = maxAbsDifference(out, naiveAttention(qkv, batch: batch, tokens: tokens, heads: heads,
                                                              headDim: headDim, scale: Double(scale)))
-        #expect(diff < 1e-5, "max |Δ| = \(diff)")
+        #expect(diff < 1e-5, "\(context.instructionSet) kernels, \(context.threads) threads: max |Δ| = \(diff)")
     }
 
     // MARK: element-wise
 
     @Test func expIsAccurate() {
+        forEachInstructionSet { checkExp(kernels: $0.kernels) }
+    }
+
+    func checkExp(kernels: KernelTable) {
         var x = stride(from: Float(-87), through: 88, by: 0.01).map { $0 }
         let reference = x.map { Foundation.exp(Double($0)) }
-        expInPlace(&x, count: x.count)
+        kernels.expInPlace(&x, count: x.count)
         let worst = zip(x, reference).map { abs(Double($0) - $1) / $1 }.max()!
         #expect(worst < 4e-7, "max relative error \(worst)")
         var tiny: [Float] = [-200, -88, 0, 1]
-        expInPlace(&tiny, count: tiny.count)
+        kernels.expInPlace(&tiny, count: tiny.count)
         #expect(tiny[0] < 1e-37 && tiny[1] < 1e-37 && tiny[2] == 1 && abs(tiny[3] - 2.7182817) < 1e-6)
     }
 
     @Test(arguments: [1, 8, 197, 203])
     func softmaxMatchesNaive(columns: Int) {
+        forEachInstructionSet { checkSoftmax(columns: columns, kernels: $0.kernels) }
+    }
+
+    func checkSoftmax(columns: Int, kernels: KernelTable) {
         var rng = TestRandom(seed: UInt64(columns))
         let rows = 5, stride = columns + 3
         var x = rng.floats(rows * stride, scale: 20)
         let original = x
-        x.withUnsafeMutableBufferPointer { scaledSoftmaxRows($0.baseAddress!, rows: rows, columns: columns, stride: stride, scale: 0.125) }
+        x.withUnsafeMutableBufferPointer { kernels.scaledSoftmaxRows($0.baseAddress!, rows: rows, columns: columns, stride: stride, scale: 0.125) }
         var worst = 0.0
         for r in 0..<rows {
             let row = original[(r * stride)..<(r * stride + columns)].map { Double($0) * 0.125 }
@@ -78,12 +90,16 @@ import BirderTestSupport
 
     @Test(arguments: [GELUKind.exact, .quick])
     func biasGELUMatchesFormula(kind: GELUKind) {
+        forEachInstructionSet { checkBiasGELU(kind: kind, context: $0) }
+    }
+
+    func checkBiasGELU(kind: GELUKind, context: ComputeContext) {
         var rng = TestRandom(seed: 5)
         let rows = 7, columns = 19
         var x = rng.floats(rows * columns, scale: 6)
         let bias = rng.floats(columns)
         let original = x
-        x.withUnsafeMutableBufferPointer { addBiasGELURows($0.baseAddress!, rows: rows, columns: columns, bias: bias, kind: kind) }
+        x.withUnsafeMutableBufferPointer { context.addBiasGELURows($0.baseAddress!, rows: rows, columns: columns, bias: bias, kind: kind) }
         var worst = 0.0
         for i in x.indices {
             let v = Double(original[i]) + Double(bias[i % columns])
@@ -95,6 +111,10 @@ import BirderTestSupport
 
     @Test(arguments: [(false, false, false), (true, true, true), (false, true, false), (true, true, false)])
     func residualLayerNormMatchesNaive(useBranch: Bool, useBias: Bool, useGamma: Bool) {
+        forEachInstructionSet { checkResidualLayerNorm(useBranch: useBranch, useBias: useBias, useGamma: useGamma, context: $0) }
+    }
+
+    func checkResidualLayerNorm(useBranch: Bool, useBias: Bool, useGamma: Bool, context: ComputeContext) {
         var rng = TestRandom(seed: 77)
         let rows = 9, columns = 21
         var x = rng.floats(rows * columns, scale: 3)
@@ -105,7 +125,7 @@ import BirderTestSupport
         x.withUnsafeMutableBufferPointer { xp in normed.withUnsafeMutableBufferPointer { np in
             branch.withUnsafeBufferPointer { b in bias.withUnsafeBufferPointer { bi in gamma.withUnsafeBufferPointer { g in
                 weight.withUnsafeBufferPointer { w in normBias.withUnsafeBufferPointer { nb in
-                    residualAddLayerNormRows(xp.baseAddress!, rows: rows, columns: columns,
+                    context.residualAddLayerNormRows(xp.baseAddress!, rows: rows, columns: columns,
                                              branch: useBranch ? b.baseAddress! : nil, bias: useBias ? bi.baseAddress! : nil,
                                              gamma: useGamma ? g.baseAddress! : nil,
                                              norm: (w.baseAddress!, nb.baseAddress!, 1e-5, np.baseAddress!))

@@ -1,3 +1,4 @@
+import BirderTestSupport
 import Foundation
 import Testing
 @testable import BirderEval
@@ -62,7 +63,7 @@ import Testing
                                  values: try load("graph_vals.f32", Float.self))
         var random = SeededGenerator(seed: 0)
         let start = Date()
-        let result = try #require(SpectralLayout.eigenvectors(graph: graph, dim: 50, random: &random))
+        let result = try #require(SpectralLayout.eigenvectors(graph: graph, dim: 50, random: &random, context: testContext))
         print("spectral \(n) nodes, \(graph.nonZeroCount) edges: \(String(format: "%.2f", Date().timeIntervalSince(start))) s, \(result.iterations) iterations, converged \(result.converged), λ2 \(result.values[1]) λ51 \(result.values.last!)")
     }
 }

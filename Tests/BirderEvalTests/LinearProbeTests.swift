@@ -23,7 +23,7 @@ import Testing
         let result = LinearProbe.train(
             features: data.train, n: n, d: d, labels: data.trainLabels, numClasses: 10, validation: nil,
             epochs: trace.epochs, batchSize: trace.batch_size, learningRate: trace.lr,
-            initialWeight: trace.initial_weight, initialBias: trace.initial_bias) { trace.orders[$0] }
+            initialWeight: trace.initial_weight, initialBias: trace.initial_bias, context: testContext) { trace.orders[$0] }
         let weight = maxAbsDifference(result.weight, trace.final_weight)
         let bias = maxAbsDifference(result.bias, trace.final_bias)
         let loss = zip(result.epochLosses, trace.epoch_losses).map { abs($0 - $1) }.max() ?? 0

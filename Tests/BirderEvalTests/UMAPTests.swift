@@ -27,7 +27,7 @@ import Testing
 
     @Test func exactNeighborsMatchReference() throws {
         let fixture = try DigitsFixture.load()
-        let graph = NearestNeighbors.exact(points: try normalisedDigits(), n: fixture.n, d: 64, k: 15)
+        let graph = NearestNeighbors.exact(points: try normalisedDigits(), n: fixture.n, d: 64, k: 15, context: testContext)
         var same = 0
         for i in 0..<fixture.n {
             #expect(graph.indices[i * 15] == Int32(i))
@@ -42,7 +42,7 @@ import Testing
     @Test func smoothDistancesAndGraphMatchUmapLearn() throws {
         let fixture = try DigitsFixture.load()
         let neighbors = referenceNeighbors(fixture)
-        let (sigmas, rhos) = FuzzySimplicialSet.smoothDistances(neighbors)
+        let (sigmas, rhos) = FuzzySimplicialSet.smoothDistances(neighbors, context: testContext)
         let sigma = maxAbsDifference(sigmas, fixture.umap.sigmas), rho = maxAbsDifference(rhos, fixture.umap.rhos)
         let graph = FuzzySimplicialSet.build(neighbors, sigmas: sigmas, rhos: rhos)
         let rowSums = graph.rowSums
@@ -63,10 +63,10 @@ import Testing
     @Test func spectralEigenvaluesMatchDenseReference() throws {
         let fixture = try DigitsFixture.load()
         let neighbors = referenceNeighbors(fixture)
-        let (sigmas, rhos) = FuzzySimplicialSet.smoothDistances(neighbors)
+        let (sigmas, rhos) = FuzzySimplicialSet.smoothDistances(neighbors, context: testContext)
         let graph = FuzzySimplicialSet.build(neighbors, sigmas: sigmas, rhos: rhos)
         var random = SeededGenerator(seed: 1)
-        let result = try #require(SpectralLayout.eigenvectors(graph: graph, dim: 50, random: &random))
+        let result = try #require(SpectralLayout.eigenvectors(graph: graph, dim: 50, random: &random, context: testContext))
         let reference = fixture.umap.laplacian_smallest_eigenvalues
         let difference = zip(result.values, reference).map { abs($0 - $1) }.max() ?? 1
         print("spectral: \(result.iterations) iterations, converged \(result.converged), eigenvalue max diff \(difference) (λ51 = \(reference.last!))")

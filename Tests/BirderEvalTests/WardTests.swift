@@ -130,7 +130,7 @@ private func naiveWard(_ x: [Double], n: Int, d: Int) -> (heights: [Double], lab
         let n = 60, d = 130
         let points = random.floats(n * d)
         let tree = try Ward.tree(points: points, n: n, d: d)
-        let basis = NearestNeighborChain.principalDirections(points.map(Double.init), n: n, d: d, count: Ward.boundDimensions)
+        let basis = NearestNeighborChain.principalDirections(points.map(Double.init), n: n, d: d, count: Ward.boundDimensions, context: testContext)
         // Orthonormal rows.
         for r in 0..<Ward.boundDimensions {
             for q in 0..<Ward.boundDimensions {

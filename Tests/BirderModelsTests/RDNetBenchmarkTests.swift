@@ -19,21 +19,21 @@ import BirderModels
     func rdnetTThroughput() throws {
         let batch = Self.setting("RDNET_BENCH_BATCH", 8), threads = Self.setting("RDNET_BENCH_THREADS", 2)
         let iterations = Self.setting("RDNET_BENCH_ITERATIONS", 5), size = Self.setting("RDNET_BENCH_SIZE", 224)
-        ComputeThreads.set(threads)
-        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(seeded: SeededParameters(seed: 1)), numClasses: 0)
+        let context = try ComputeContext(threads: threads)
+        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(seeded: SeededParameters(seed: 1)), numClasses: 0, kernels: context.kernels)
         let x = SeededParameters(seed: 2).uniform(name: "input", shape: [batch, size, size, 3], center: 0, halfWidth: 2)
-        let warm = try net.embedding(x)
+        let warm = try net.embedding(x, context: context)
         #expect(warm.shape == [batch, 1040])
         #expect(warm.scalars.allSatisfy { $0.isFinite })
         var seconds: [Double] = []
         for _ in 0..<iterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try net.embedding(x)
+            _ = try net.embedding(x, context: context)
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
         let best = seconds.min()!, median = seconds.sorted()[seconds.count / 2]
-        print(String(format: "RDNet rdnet_t batch %d at %d², %d threads (AVX2: %@): best %.2f img/s, median %.2f img/s; runs %@",
-                     batch, size, threads, kernelsUseAVX2 ? "yes" : "no", Double(batch) / best, Double(batch) / median,
+        print(String(format: "RDNet rdnet_t batch %d at %d², %d threads (%@ kernels): best %.2f img/s, median %.2f img/s; runs %@",
+                     batch, size, threads, context.instructionSet.rawValue, Double(batch) / best, Double(batch) / median,
                      seconds.map { String(format: "%.3f s", $0) }.joined(separator: ", ")))
         #expect(best > 0)
     }

@@ -39,7 +39,7 @@ struct ListedSource: ParameterSource {
     @Test func loadsEveryBirderTensorOfRDNetT() throws {
         let source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         #expect(source.order.count == 251)
-        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(source: source))
+        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         #expect(net.network == "rdnet_t")
         #expect(net.classifier?.numClasses == 1000)
         #expect(net.embeddingSize == 1040)
@@ -47,7 +47,7 @@ struct ListedSource: ParameterSource {
 
     @Test func loadsEveryBirderTensorOfRDNetS() throws {
         let source = try ListedSource(listing: "rdnet/state_dict_rdnet_s.txt")
-        let net = try RDNet(config: .rdnetS, binder: ParameterBinder(source: source), numClasses: 1000)
+        let net = try RDNet(config: .rdnetS, binder: ParameterBinder(source: source), numClasses: 1000, kernels: testContext.kernels)
         #expect(net.embeddingSize == 1264)
         #expect(net.stageNames == ["stage1", "stage2", "stage3", "stage4"])
     }
@@ -56,7 +56,7 @@ struct ListedSource: ParameterSource {
         var source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         source.remove("body.stage3.8.layers.1.layers.5.fc.bias")
         let error = #expect(throws: WeightBindingError.self) {
-            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source))
+            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         }
         #expect(error == .missing(name: "body.stage3.8.layers.1.layers.5.fc.bias"))
         print("missing tensor refused: \(error!)")
@@ -66,7 +66,7 @@ struct ListedSource: ParameterSource {
         var source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         source.add("body.stage4.2.layers.3.gamma", [224])
         let error = #expect(throws: WeightBindingError.self) {
-            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source))
+            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         }
         #expect(error == .unused(names: ["body.stage4.2.layers.3.gamma"]))
         #expect(error?.description.contains("body.stage4.2.layers.3.gamma") == true)
@@ -76,7 +76,7 @@ struct ListedSource: ParameterSource {
         var source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         source.shapes["body.stage2.2.layers.1.layers.2.weight"] = [928, 232, 3, 3]
         let error = #expect(throws: WeightBindingError.self) {
-            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source))
+            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         }
         #expect(error == .shapeMismatch(name: "body.stage2.2.layers.1.layers.2.weight",
                                         expected: [928, 232, 1, 1], found: [928, 232, 3, 3]))
@@ -86,11 +86,11 @@ struct ListedSource: ParameterSource {
         var source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         source.shapes["classifier.weight"] = [1000, 1024]
         #expect(throws: WeightBindingError.self) {
-            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source))
+            try RDNet(config: .rdnetT, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         }
         let complete = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         #expect(throws: WeightBindingError.self) {
-            try RDNet(config: .rdnetT, binder: ParameterBinder(source: complete), numClasses: 42)
+            try RDNet(config: .rdnetT, binder: ParameterBinder(source: complete), numClasses: 42, kernels: testContext.kernels)
         }
     }
 
@@ -98,15 +98,15 @@ struct ListedSource: ParameterSource {
         var source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         source.remove("classifier.weight")
         source.remove("classifier.bias")
-        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(source: source))
+        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         #expect(net.classifier == nil)
-        #expect(throws: WeightBindingError.self) { try net.probabilities(Tensor(zeros: [1, 32, 32, 3])) }
+        #expect(throws: WeightBindingError.self) { try net.probabilities(Tensor(zeros: [1, 32, 32, 3]), context: testContext) }
     }
 
     @Test func refusesBadInputs() throws {
-        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(seeded: SeededParameters(seed: 1)))
+        let net = try RDNet(config: .rdnetT, binder: ParameterBinder(seeded: SeededParameters(seed: 1)), kernels: testContext.kernels)
         for shape in [[1, 224, 224], [1, 224, 224, 1], [1, 100, 224, 3], [0, 224, 224, 3]] {
-            #expect(throws: ModelInputError.self) { try net.embedding(Tensor(zeros: shape)) }
+            #expect(throws: ModelInputError.self) { try net.embedding(Tensor(zeros: shape), context: testContext) }
         }
     }
 }
@@ -167,7 +167,7 @@ struct ListedSource: ParameterSource {
         let config = try RDNetConfig.rdnetT.overridden(by: ["head_bias": .bool(false)])
         var source = try ListedSource(listing: "rdnet/state_dict_rdnet_t.txt")
         source.remove("classifier.bias")
-        let net = try RDNet(config: config, binder: ParameterBinder(source: source))
+        let net = try RDNet(config: config, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         #expect(net.classifier?.bias.scalars.allSatisfy { $0 == 0 } == true)
     }
 }

@@ -49,7 +49,7 @@ import BirderTestSupport
 
     static func model(_ manifest: Manifest, config: RDNetConfig, classes: Int) throws -> RDNet {
         try RDNet(config: config, binder: ParameterBinder(seeded: SeededParameters(seed: manifest.seed)),
-                  numClasses: classes)
+                  numClasses: classes, kernels: testContext.kernels)
     }
 
     static func input(_ manifest: Manifest, _ c: Case) -> Tensor {
@@ -64,16 +64,16 @@ import BirderTestSupport
         let x = input(manifest, c)
         let embedding: Tensor, features: [(name: String, features: Tensor)]
         if onePass {
-            let both = try net.embeddingAndDetectionFeatures(x)
+            let both = try net.embeddingAndDetectionFeatures(x, context: testContext)
             embedding = try #require(both.embedding)
             features = both.features
         } else {
-            embedding = try net.embedding(x)
-            features = try net.detectionFeatures(x)
+            embedding = try net.embedding(x, context: testContext)
+            features = try net.detectionFeatures(x, context: testContext)
         }
         #expect(try compare(embedding, c.outputs["embedding"]!, label: "\(caseName) embedding") <= 1e-4)
         if let expected = c.outputs["probabilities"] {
-            let probabilities = try #require(net.classifier).probabilities(embedding)
+            let probabilities = try #require(net.classifier).probabilities(embedding, context: testContext)
             #expect(try compare(probabilities, expected, label: "\(caseName) probabilities") <= 1e-4)
         }
         #expect(features.map(\.name) == net.stageNames)

@@ -81,7 +81,7 @@ import BirderTestSupport
         let source = ListingSource(listing: listing)
         #expect(source.shapes.count == 153)  // 12 blocks × 12 + 9
         #expect(source.shapes["encoder.block.11.mlp.3.weight"] == [768, 3072])
-        let vit = try ViT(config: .vitB16PN, binder: ParameterBinder(source: source))
+        let vit = try ViT(config: .vitB16PN, binder: ParameterBinder(source: source), kernels: testContext.kernels)
         #expect(vit.classifier?.numClasses == 1000)
         #expect(vit.embeddingSize == 768 && vit.inputMultiple == 16 && vit.network == "vit_b16_pn")
         #expect(vit.positionEmbedding?.rows == 197)
@@ -117,7 +117,7 @@ import BirderTestSupport
     }
 
     static func build(_ state: [String: Tensor]) throws -> ViT {
-        try ViT(config: tiny, binder: ParameterBinder(source: DictionarySource(tensors: state)), size: (16, 16))
+        try ViT(config: tiny, binder: ParameterBinder(source: DictionarySource(tensors: state)), size: (16, 16), kernels: testContext.kernels)
     }
 
     @Test func completeStateLoadsAndMatchesSeeded() throws {
@@ -126,9 +126,9 @@ import BirderTestSupport
         #expect(loaded.classifier?.numClasses == 3)
         // The same values through the seeded binder give the same network.
         let seeded = try ViT(config: Self.tiny, binder: ParameterBinder(seeded: SeededParameters(seed: 5)),
-                             numClasses: 3, size: (16, 16))
+                             numClasses: 3, size: (16, 16), kernels: testContext.kernels)
         let input = ViTTestInput.nhwc(seed: 9, nchw: [2, 3, 16, 16])
-        #expect(try loaded.probabilities(input).scalars == seeded.probabilities(input).scalars)
+        #expect(try loaded.probabilities(input, context: testContext).scalars == seeded.probabilities(input, context: testContext).scalars)
     }
 
     @Test func missingTensorIsRefused() throws {
@@ -152,7 +152,7 @@ import BirderTestSupport
         // A position embedding laid out for another size than the one given.
         #expect(throws: WeightBindingError.self) {
             try ViT(config: Self.tiny, binder: ParameterBinder(source: DictionarySource(tensors: try Self.tinyState())),
-                    size: (16, 20))
+                    size: (16, 20), kernels: testContext.kernels)
         }
     }
 
@@ -161,13 +161,13 @@ import BirderTestSupport
         #expect(try Self.build(state).classifier?.numClasses == 5)
         #expect(throws: WeightBindingError.self) {
             try ViT(config: Self.tiny, binder: ParameterBinder(source: DictionarySource(tensors: state)),
-                    numClasses: 4, size: (16, 16))
+                    numClasses: 4, size: (16, 16), kernels: testContext.kernels)
         }
         var headless = state
         headless["classifier.weight"] = nil
         headless["classifier.bias"] = nil
         let encoder = try Self.build(headless)
         #expect(encoder.classifier == nil)
-        #expect(throws: ModelInputError.self) { try encoder.probabilities(Tensor(zeros: [1, 16, 16, 3])) }
+        #expect(throws: ModelInputError.self) { try encoder.probabilities(Tensor(zeros: [1, 16, 16, 3]), context: testContext) }
     }
 }

@@ -15,7 +15,7 @@ import BirderTestSupport
         let config = try ViTConfig.forNetwork(c.network, overrides: c.config.configValues)
         return try ViT(config: config, binder: ParameterBinder(seeded: SeededParameters(seed: seed)),
                        numClasses: c.numClasses, size: (c.size[0], c.size[1]),
-                       adjustedSize: c.adjustSize.map { ($0[0], $0[1]) }, dynamicSize: c.dynamic)
+                       adjustedSize: c.adjustSize.map { ($0[0], $0[1]) }, dynamicSize: c.dynamic, kernels: testContext.kernels)
     }
 
     @discardableResult
@@ -31,7 +31,7 @@ import BirderTestSupport
     static func check(_ vit: ViT, _ c: ViTManifest.Model, seed: UInt64) throws {
         let input = ViTTestInput.nhwc(seed: seed, nchw: c.inputShape)
         let started = Date()
-        let (embedding, features) = try vit.embeddingAndFeatures(input)
+        let (embedding, features) = try vit.embeddingAndFeatures(input, context: testContext)
         print("ViT parity \(c.tag): forward of \(c.inputShape) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
 
         #expect(embedding.shape == c.embedding.shape)
@@ -39,7 +39,7 @@ import BirderTestSupport
 
         if let probabilities = c.probabilities {
             let classifier = try #require(vit.classifier)
-            let ours = try classifier.probabilities(embedding)
+            let ours = try classifier.probabilities(embedding, context: testContext)
             #expect(ours.shape == probabilities.shape)
             compare("\(c.tag) probabilities", ours.scalars, try ViTManifest.values(probabilities))
         } else {
@@ -97,20 +97,20 @@ import BirderTestSupport
         let c = try #require(manifest.models.first { $0.tag == "tiny_reg_ls" })
         let vit = try Self.build(c, seed: manifest.seed)
         let input = ViTTestInput.nhwc(seed: manifest.seed, nchw: c.inputShape)
-        let both = try vit.embeddingAndFeatures(input)
-        #expect(try vit.embedding(input).scalars == both.embedding.scalars)
-        let stages = try vit.detectionFeatures(input)
+        let both = try vit.embeddingAndFeatures(input, context: testContext)
+        #expect(try vit.embedding(input, context: testContext).scalars == both.embedding.scalars)
+        let stages = try vit.detectionFeatures(input, context: testContext)
         #expect(stages.map(\.name) == ["stage1"])
         #expect(stages[0].features.scalars == both.features.scalars)
-        #expect(try vit.detectionFeatures(input, stage: "neck").scalars == both.features.scalars)
+        #expect(try vit.detectionFeatures(input, stage: "neck", context: testContext).scalars == both.features.scalars)
         #expect(ViT.stageName(for: "neck") == "stage1")
         #expect(ViT.stageName(for: "stage2") == nil)
-        #expect(throws: ModelInputError.self) { try vit.detectionFeatures(input, stage: "stage2") }
-        let probabilities = try vit.probabilities(input)
+        #expect(throws: ModelInputError.self) { try vit.detectionFeatures(input, stage: "stage2", context: testContext) }
+        let probabilities = try vit.probabilities(input, context: testContext)
         Self.compare("tiny_reg_ls probabilities (public call)", probabilities.scalars,
                      try ViTManifest.values(try #require(c.probabilities)))
         // One image at a time gives the same rows as the batch.
-        let single = try vit.embedding(input.rows(1..<2))
+        let single = try vit.embedding(input.rows(1..<2), context: testContext)
         let (diff, _) = maxAbsDifference(single.scalars, both.embedding.rows(1..<2).scalars)
         #expect(diff <= 1e-5, "batch vs single image: \(diff)")
     }
@@ -121,15 +121,15 @@ import BirderTestSupport
         let manifest = try ViTManifest.load()
         var c = try #require(manifest.models.first { $0.tag == "tiny_reg_ls" })
         let vit = try Self.build(c, seed: manifest.seed)  // 64×48, dynamic off
-        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [1, 80, 48, 3])) }
-        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [1, 64, 40, 3])) }
-        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [1, 64, 48, 4])) }
-        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [64, 48, 3])) }
+        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [1, 80, 48, 3]), context: testContext) }
+        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [1, 64, 40, 3]), context: testContext) }
+        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [1, 64, 48, 4]), context: testContext) }
+        #expect(throws: ModelInputError.self) { try vit.embedding(Tensor(zeros: [64, 48, 3]), context: testContext) }
         c = ViTManifest.Model(tag: c.tag, network: c.network, config: c.config, numClasses: c.numClasses,
                               size: c.size, adjustSize: c.adjustSize, dynamic: true, inputShape: c.inputShape,
                               embedding: c.embedding, probabilities: c.probabilities, detectionShape: c.detectionShape,
                               detectionChannelStride: c.detectionChannelStride, detection: c.detection, stages: c.stages)
         let dynamic = try Self.build(c, seed: manifest.seed)
-        #expect(try dynamic.embedding(Tensor(zeros: [1, 80, 48, 3])).shape == [1, 64])
+        #expect(try dynamic.embedding(Tensor(zeros: [1, 80, 48, 3]), context: testContext).shape == [1, 64])
     }
 }

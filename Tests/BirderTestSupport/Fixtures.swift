@@ -67,3 +67,20 @@ public enum FixtureError: Error, CustomStringConvertible {
         switch self { case let .badSize(path, bytes): return "fixture \(path): \(bytes) bytes do not fit the expected float32 shape" }
     }
 }
+
+/// The compute context tests run on unless they test contexts themselves: every core, the best
+/// kernels (or `BIRDER_ISA`'s).
+public let testContext = ComputeContext.automatic
+
+/// Runs `body` once per kernel set this CPU and build support, each on its own context, so a
+/// kernel test covers every variant the machine can run explicitly (no process-wide switch). The
+/// sets it cannot run are named on stdout.
+public func forEachInstructionSet(threads: Int = 2, _ body: (ComputeContext) throws -> Void) rethrows {
+    for set in InstructionSet.allCases {
+        guard set.isSupported else {
+            print("note: \(set) kernels not tested: this CPU or build cannot run them")
+            continue
+        }
+        try body(try! ComputeContext(threads: threads, instructionSet: set))
+    }
+}

@@ -37,26 +37,45 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: "Kernel set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: $BIRDER_ISA, else the best this CPU runs).")
+    var isa: String?
+
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
     func run() throws {
         try reportingErrors {
             if let image { return try benchPreprocessing(image) }
-            let network = try ModelOptions.validated(self.network!)
+            let registry = NetworkRegistry.builtIn
+            guard let network = self.network, registry.names.contains(network) else {
+                throw CLIError.usage("unknown network '\(self.network ?? "")' (known: \(registry.names.joined(separator: ", ")))")
+            }
             guard batchSize > 0, iterations > 0, size.count == 2, size.allSatisfy({ $0 > 0 }) else {
                 throw CLIError.usage("--batch-size and --iterations must be positive and --size two positive sides")
             }
-            ComputeThreads.set(threads ?? ComputeThreads.defaultCount)
-            let encoder = try NetworkRegistry.makeEncoder(
-                network: network, binder: ParameterBinder(seeded: SeededParameters(seed: 1)), numClasses: 0)
+            let context: ComputeContext
+            do {
+                var set: InstructionSet?
+                if let isa {
+                    guard let named = InstructionSet(rawValue: isa) else {
+                        throw ComputeError.unknownInstructionSet(isa, known: InstructionSet.allCases.map(\.rawValue))
+                    }
+                    set = named
+                }
+                context = try ComputeContext(threads: threads, instructionSet: set)
+            } catch let error as ComputeError {
+                throw CLIError.usage(error.description)
+            }
+            let encoder = try registry.makeEncoder(
+                network: network, binder: ParameterBinder(seeded: SeededParameters(seed: 1)), numClasses: 0,
+                kernels: context.kernels)
             let input = SeededParameters(seed: 2).uniform(name: "input", shape: [batchSize, size[0], size[1], 3],
                                                           center: 0, halfWidth: 2)
-            for _ in 0..<2 { _ = try encoder.embedding(input) }
+            for _ in 0..<2 { _ = try encoder.embedding(input, context: context) }
             var seconds: [Double] = []
             for _ in 0..<iterations {
                 let start = DispatchTime.now().uptimeNanoseconds
-                _ = try encoder.embedding(input)
+                _ = try encoder.embedding(input, context: context)
                 seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             seconds.sort()
@@ -64,15 +83,16 @@ struct BenchCommand: ParsableCommand {
             let imagesPerSecond = Double(batchSize) / median
             if json {
                 let object: [String: Any] = [
-                    "network": network, "batch_size": batchSize, "iterations": iterations, "threads": ComputeThreads.count,
+                    "network": network, "batch_size": batchSize, "iterations": iterations, "threads": context.threads,
+                    "instruction_set": context.instructionSet.rawValue,
                     "input_size": size, "images_per_second": imagesPerSecond, "median_seconds": median,
                     "min_seconds": seconds.first!, "max_seconds": seconds.last!,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(String(format: "%@ batch %d, %d threads: %.2f images/s (median %.1f ms per batch, min %.1f, max %.1f)",
-                             network, batchSize, ComputeThreads.count, imagesPerSecond,
+                print(String(format: "%@ batch %d, %d threads, %@ kernels: %.2f images/s (median %.1f ms per batch, min %.1f, max %.1f)",
+                             network, batchSize, context.threads, context.instructionSet.rawValue, imagesPerSecond,
                              median * 1000, seconds.first! * 1000, seconds.last! * 1000))
             }
         }

@@ -28,49 +28,43 @@ struct DownloadCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard let model = PretrainedModel.named(name) else {
-                throw CLIError.usage("unknown model '\(name)' (known: \(PretrainedModel.catalog.map(\.name).joined(separator: ", ")))")
-            }
-            for level in head where !model.heads.contains(level) {
-                throw CLIError.usage("\(name) has no published '\(level)' head (published: \(model.heads.isEmpty ? "none" : model.heads.joined(separator: ", ")))")
-            }
-            let directory = URL(fileURLWithPath: modelsDir ?? ProcessInfo.processInfo.environment["BIRDER_MODELS_DIR"] ?? "models")
-            let hub = ProcessInfo.processInfo.environment["BIRDER_HUB_URL"]
+            let store = ModelStore(directory: modelsDir)
             Interrupt.install()
-
-            var files: [(name: String, expectation: Downloader.Expectation)] = [
-                (model.fileName, .init(sha256: model.sha256, plausibleSize: { [model] in model.sizeIsPlausible($0) }))
-            ]
-            // Birder's registry publishes no hash for heads; they are checked by loading them.
-            files += head.map { (model.headFileName($0), Downloader.Expectation()) }
-
-            for file in files {
-                let destination = directory.appendingPathComponent(file.name)
-                let url = URL(string: model.url(for: file.name, hubBase: hub))!
-                let bar = ProgressBar(label: file.name, total: nil, unit: "bytes")
-                let outcome: Downloader.Outcome
-                do {
-                    outcome = try Downloader().download(from: url, to: destination, expecting: file.expectation,
-                                                        overwrite: force) { received, total in
-                        _ = total
-                        bar.update(received)
-                    }
-                } catch let error as DownloadError {
-                    throw CLIError.io(error.description)
+            let bars = ProgressBars()
+            let results: [DownloadResult]
+            do {
+                results = try store.download(name, heads: head, replacing: force) { file, received in
+                    bars.bar(for: file).update(received)
                 }
-                switch outcome {
-                case .alreadyPresent: print("\(destination.path): already present and verified")
-                case let .downloaded(bytes):
-                    bar.finish(bytes)
-                    if file.name.hasSuffix(".head.pt") {
-                        do { _ = try Head.load(destination.path) } catch {
-                            try? FileManager.default.removeItem(at: destination)
-                            throw CLIError.io("\(destination.path): not a valid head file (\(error)); deleted")
-                        }
-                    }
-                    print("\(destination.path): \(String(format: "%.1f", Double(bytes) / 1_048_576)) MB, \(file.expectation.sha256 != nil ? "SHA-256 verified" : "loaded as a head")")
+            } catch let error as ModelStoreError {
+                switch error {
+                case .unknownModel, .noPublishedHead: throw CLIError.usage(error.description)
+                default: throw CLIError.io(error.description)
                 }
             }
+            for result in results {
+                guard let bytes = result.bytes else {
+                    print("\(result.file.path): already present and verified")
+                    continue
+                }
+                bars.bar(for: result.file.lastPathComponent).finish(bytes)
+                print("\(result.file.path): \(String(format: "%.1f", Double(bytes) / 1_048_576)) MB, \(result.verifiedBy == .sha256 ? "SHA-256 verified" : "loaded as a head")")
+            }
+        }
+    }
+}
+
+/// One progress bar per downloaded file, made when its first bytes arrive.
+final class ProgressBars: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bars: [String: ProgressBar] = [:]
+
+    func bar(for file: String) -> ProgressBar {
+        lock.withLock {
+            if let bar = bars[file] { return bar }
+            let bar = ProgressBar(label: file, total: nil, unit: "bytes")
+            bars[file] = bar
+            return bar
         }
     }
 }

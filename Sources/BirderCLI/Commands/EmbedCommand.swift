@@ -41,16 +41,16 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (path, network) = try model.resolveCheckpoint()
+            let loaded = try model.load()
             let paths = try input.collectPaths()
             try OutputSink.checkWritable(output)
-            let loaded = try LoadedModel.load(path: path, network: network)
-            let width = loaded.encoder.embeddingSize
-            let (samples, matrix, failed) = try InferenceRunner(model: loaded, input: input, paths: paths).embedAll()
+            let width = loaded.embeddingSize
+            let session = try input.session(for: loaded)
+            let (samples, matrix, failed) = try StreamReader.embeddings(session.embed(paths.map(ImageInput.path)), width: width)
             let rows = matrix.scalars
             switch kind! {
             case .npy:
-                try writeNPYWithSamples(matrix, samples: samples, to: output)
+                try EmbeddingFiles.writeNPY(matrix, samples: samples, to: output)
             case .csv:
                 let sink = try OutputSink(path: output)
                 try sink.write((["sample"] + (0..<width).map(String.init)).joined(separator: ",") + "\n")
@@ -62,7 +62,7 @@ struct EmbedCommand: ParsableCommand {
             case .safetensors:
                 let list = try JSONSerialization.data(withJSONObject: samples, options: [.withoutEscapingSlashes])
                 try Safetensors.write(StateDict(float32: [("embedding", matrix)]),
-                                      metadata: ["samples": String(decoding: list, as: UTF8.self), "network": network],
+                                      metadata: ["samples": String(decoding: list, as: UTF8.self), "network": loaded.network],
                                       to: output)
             }
             Terminal.note("\(output): \(samples.count)×\(width) embeddings")

@@ -34,29 +34,25 @@ struct FeaturesCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (path, network) = try model.resolveCheckpoint()
+            let loaded = try model.load()
             try OutputSink.checkWritable(output)
-            let loaded = try LoadedModel.load(path: path, network: network)
-            let names = loaded.encoder.stageNames
-            let wanted = stage.map { $0 == "neck" && !names.contains("neck") ? (names.first ?? $0) : $0 }
-            for name in wanted where !names.contains(name) {
-                throw CLIError.usage("\(network) has no stage '\(name)' (stages: \(names.joined(separator: ", ")))")
+            let session = try InferenceSession(model: loaded, batchSize: 1,
+                                               decodeOptions: ImageDecodeOptions(applyEXIFOrientation: applyExifOrientation))
+            let stream: InferenceStream<FeatureMaps>
+            do { stream = try session.features([.path(image)], stages: stage) } catch let error as SessionError {
+                throw CLIError.usage(error.description)
             }
-            let height = loaded.inputSize[0], width = loaded.inputSize[1]
-            let transform = InferenceTransform(height: height, width: width, stats: loaded.rgbStats)
-            let decoded: RGBImage
-            do {
-                decoded = try ImageDecoder.decode(path: image, options: ImageDecodeOptions(applyEXIFOrientation: applyExifOrientation))
-            } catch {
-                Terminal.error(InferenceRunner.describe(error, path: image))
+            guard let item = stream.next() else { return }
+            let maps: FeatureMaps
+            switch item.result {
+            case let .success(value): maps = value
+            case let .failure(error):
+                Terminal.error(error.description)
                 throw ExitCode(1)
             }
-            let batch = Tensor(shape: [1, height, width, 3]) { transform.write(decoded, into: $0.baseAddress!) }
-            let features = try loaded.encoder.detectionFeatures(batch)
-                .filter { wanted.isEmpty || wanted.contains($0.name) }
-            try Safetensors.write(StateDict(float32: features.map { ($0.name, $0.features) }),
-                                  metadata: ["network": network, "image": image], to: output)
-            for (name, tensor) in features {
+            try Safetensors.write(StateDict(float32: maps.stages.map { ($0.name, $0.features) }),
+                                  metadata: ["network": loaded.network, "image": image], to: output)
+            for (name, tensor) in maps.stages {
                 Terminal.note("\(name): \(tensor.shape.map(String.init).joined(separator: "×"))")
             }
         }

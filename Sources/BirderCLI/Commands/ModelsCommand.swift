@@ -19,23 +19,15 @@ struct ModelsCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            let store = ModelStore(directory: modelsDir)
             let directory = modelsDir ?? ProcessInfo.processInfo.environment["BIRDER_MODELS_DIR"] ?? "models"
             var rows: [[String: Any]] = []
-            for model in PretrainedModel.catalog.sorted(by: { $0.name < $1.name }) {
-                let path = (directory as NSString).appendingPathComponent(model.fileName)
-                var status = "missing"
-                if FileManager.default.fileExists(atPath: path) {
-                    status = "present"
-                    if verify {
-                        status = try Downloader.sha256(of: URL(fileURLWithPath: path)) == model.sha256 ? "verified" : "corrupt"
-                    }
-                }
-                let heads = model.heads.filter {
-                    FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(model.headFileName($0)))
-                }
+            for model in ModelStore.catalog.sorted(by: { $0.name < $1.name }) {
+                let status = try store.status(of: model, verify: verify)
                 rows.append(["name": model.name, "network": model.network, "resolution": model.resolution,
-                             "size_mb": model.fileSizeMB, "status": status, "path": path,
-                             "heads": model.heads, "heads_present": heads])
+                             "size_mb": model.fileSizeMB, "status": status.state.rawValue,
+                             "path": (directory as NSString).appendingPathComponent(model.fileName),
+                             "heads": model.heads, "heads_present": status.headsPresent])
             }
             if json {
                 let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])

@@ -37,42 +37,30 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (path, network) = try model.resolveCheckpoint()
-            let headPaths = try model.resolveHeads(checkpointPath: path)
-            let loaded = try LoadedModel.load(path: path, network: network)
-            var heads: [(name: String, classifier: LinearClassifier)] = []
-            for (level, headPath) in zip(model.head, headPaths) {
-                let name = level.hasSuffix(".pt") ? URL(fileURLWithPath: level).lastPathComponent : level
-                heads.append((name, try loaded.loadHead(path: headPath)))
-            }
-            if heads.isEmpty {
-                guard let classifier = loaded.classifier else {
-                    throw CLIError.usage("\(path) has no classifier; pass --head LEVEL or --head FILE.head.pt")
-                }
-                heads = [("classifier", classifier)]
-            }
+            let loaded = try model.load()
             let paths = try input.collectPaths()
+            let session = try input.session(for: loaded)
+            let stream: InferenceStream<Classification>
+            do {
+                stream = try session.classify(paths.map(ImageInput.path), topK: topK)
+            } catch let error as SessionError {
+                throw CLIError.usage(error.description)
+            }
             let sink = try output.map(OutputSink.init(path:)) ?? OutputSink()
             var failed = 0
             do {
                 var first = true
                 if format == .csv { try sink.write(csvHeader()) }
                 if format == .json { try sink.write("[\n") }
-                failed = try InferenceRunner(model: loaded, input: input, paths: paths).run(label: "predict") { indices, batch in
-                    let embeddings = try loaded.encoder.embedding(batch)
-                    let tops = try heads.map { try topClasses(of: $0.classifier.probabilities(embeddings), classifier: $0.classifier) }
-                    var text = ""
-                    for (row, index) in indices.enumerated() {
-                        switch format {
-                        case .csv:
-                            for (h, head) in heads.enumerated() { text += csvRow(sample: paths[index], head: head, top: tops[h][row]) }
-                        case .json, .jsonl:
-                            let object = jsonObject(sample: paths[index], heads: heads, tops: tops.map { $0[row] })
-                            text += format == .json ? (first ? "  " : ",\n  ") + object : object + "\n"
-                            first = false
-                        }
+                failed = try StreamReader.read(stream, label: "predict") { item, classification in
+                    switch format {
+                    case .csv:
+                        try sink.write(classification.heads.map { csvRow(sample: item.name, prediction: $0) }.joined())
+                    case .json, .jsonl:
+                        let object = jsonObject(sample: item.name, classification: classification)
+                        try sink.write(format == .json ? (first ? "  " : ",\n  ") + object : object + "\n")
+                        first = false
                     }
-                    try sink.write(text)
                 }
                 if format == .json { try sink.write((first ? "" : "\n") + "]\n") }
                 try sink.commit()
@@ -84,37 +72,18 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
-    typealias Ranked = [(index: Int, probability: Float)]
-
-    /// The k most probable classes of each row, most probable first (ties: lower index first).
-    func topClasses(of probabilities: Tensor, classifier: LinearClassifier) -> [Ranked] {
-        let classes = classifier.numClasses, rows = probabilities.shape[0], k = min(topK, classes)
-        return probabilities.withUnsafeBufferPointer { p in
-            (0..<rows).map { row in
-                let values = p[(row * classes)..<((row + 1) * classes)]
-                return Array(values.enumerated()
-                    .sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
-                    .prefix(k).map { (index: $0.offset, probability: $0.element) })
-            }
-        }
-    }
-
-    func className(_ index: Int, _ classifier: LinearClassifier) -> String {
-        classifier.classNames.isEmpty ? String(index) : classifier.classNames[index]
-    }
-
     func csvHeader() -> String {
         let k = topK
         return (["sample", "head", "prediction"] + (0..<k).flatMap { ["class_\($0)", "prob_\($0)", "idx_\($0)"] })
             .joined(separator: ",") + "\n"
     }
 
-    func csvRow(sample: String, head: (name: String, classifier: LinearClassifier), top: Ranked) -> String {
-        let classifier = head.classifier
-        var fields = [csvField(sample), csvField(head.name), csvField(className(top[0].index, classifier))]
+    func csvRow(sample: String, prediction: HeadPrediction) -> String {
+        let top = prediction.top
+        var fields = [csvField(sample), csvField(prediction.head), csvField(top[0].name)]
         for k in 0..<topK {
             if k < top.count {
-                fields += [csvField(className(top[k].index, classifier)), "\(top[k].probability)", "\(top[k].index)"]
+                fields += [csvField(top[k].name), "\(top[k].probability)", "\(top[k].index)"]
             } else {
                 fields += ["", "", ""]
             }
@@ -122,10 +91,10 @@ struct PredictCommand: ParsableCommand {
         return fields.joined(separator: ",") + "\n"
     }
 
-    func jsonObject(sample: String, heads: [(name: String, classifier: LinearClassifier)], tops: [Ranked]) -> String {
-        let predictions = zip(heads, tops).map { head, top -> String in
-            let entries = top.map { "{\"class\": \(jsonString(className($0.index, head.classifier))), \"index\": \($0.index), \"probability\": \($0.probability)}" }
-            return "\(jsonString(head.name)): [\(entries.joined(separator: ", "))]"
+    func jsonObject(sample: String, classification: Classification) -> String {
+        let predictions = classification.heads.map { prediction -> String in
+            let entries = prediction.top.map { "{\"class\": \(jsonString($0.name)), \"index\": \($0.index), \"probability\": \($0.probability)}" }
+            return "\(jsonString(prediction.head)): [\(entries.joined(separator: ", "))]"
         }
         return "{\"sample\": \(jsonString(sample)), \"predictions\": {\(predictions.joined(separator: ", "))}}"
     }

@@ -10,7 +10,7 @@ struct ModelOptions: ParsableArguments {
         valueName: "name-or-path"))
     var model: String
 
-    @Option(name: .long, help: "Network of a checkpoint path (default: from the file name NETWORK_TAG.pt).")
+    @Option(name: .long, help: "Network of a checkpoint (default: read from its weights; the file name NETWORK_TAG.pt breaks ties).")
     var network: String?
 
     @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
@@ -21,57 +21,27 @@ struct ModelOptions: ParsableArguments {
         valueName: "level-or-path"))
     var head: [String] = []
 
-    var resolvedModelsDirectory: String {
-        modelsDir ?? ProcessInfo.processInfo.environment["BIRDER_MODELS_DIR"] ?? "models"
+    var store: ModelStore { ModelStore(directory: modelsDir) }
+
+    /// The model with its heads, or a usage error that says how to get what is missing.
+    func load() throws -> BirderModel {
+        try Self.load(model, heads: head, network: network, store: store)
     }
 
-    /// The checkpoint file and its network.
-    func resolveCheckpoint() throws -> (path: String, network: String) {
-        let fm = FileManager.default
-        let looksLikePath = model.contains("/") || model.hasSuffix(".pt") || model.hasSuffix(".safetensors")
-        if looksLikePath || (fm.fileExists(atPath: model) && PretrainedModel.named(model) == nil) {
-            guard fm.fileExists(atPath: model) else { throw CLIError.usage("\(model): no such file") }
-            let name = URL(fileURLWithPath: model).lastPathComponent
-            if let network { return (model, try Self.validated(network)) }
-            guard let inferred = NetworkRegistry.network(inFileName: name) else {
-                throw CLIError.usage("\(model): cannot tell the network from the file name; pass --network (one of \(NetworkRegistry.names.joined(separator: ", ")))")
+    static func load(_ model: String, heads: [String] = [], network: String?, store: ModelStore) throws -> BirderModel {
+        do {
+            return try BirderModel.load(model, heads: heads, store: store, network: network)
+        } catch let error as ModelStoreError {
+            switch error {
+            case let .notDownloaded(name, _):
+                throw CLIError.usage("\(error); run `birder download \(name)` or pass --models-dir")
+            case let .headNotFound(level, _, stem):
+                throw CLIError.usage("\(error); run `birder download \(stem) --head \(level)` or pass a .head.pt path")
+            default:
+                throw CLIError.usage(error.description)
             }
-            return (model, inferred)
+        } catch let error as ComputeError {
+            throw CLIError.usage(error.description)
         }
-        guard let pretrained = PretrainedModel.named(model) else {
-            let known = PretrainedModel.catalog.map(\.name).joined(separator: ", ")
-            throw CLIError.usage("unknown model '\(model)': not a file and not a registry name (known: \(known))")
-        }
-        let directory = resolvedModelsDirectory
-        for candidate in ["\(pretrained.name).pt", "\(pretrained.name).safetensors"] {
-            let path = (directory as NSString).appendingPathComponent(candidate)
-            if fm.fileExists(atPath: path) { return (path, network.map { $0 } ?? pretrained.network) }
-        }
-        throw CLIError.usage("model '\(model)' is not in \(directory); run `birder download \(model)` or pass --models-dir")
-    }
-
-    /// Head files for `--head`, in the order given.
-    func resolveHeads(checkpointPath: String) throws -> [String] {
-        let fm = FileManager.default
-        let url = URL(fileURLWithPath: checkpointPath)
-        let stem = url.deletingPathExtension().lastPathComponent
-        return try head.map { value in
-            if value.contains("/") || value.hasSuffix(".pt") {
-                guard fm.fileExists(atPath: value) else { throw CLIError.usage("head \(value): no such file") }
-                return value
-            }
-            let path = url.deletingLastPathComponent().appendingPathComponent("\(stem)-\(value).head.pt").path
-            guard fm.fileExists(atPath: path) else {
-                throw CLIError.usage("head '\(value)': \(path) not found; run `birder download \(stem) --head \(value)` or pass a .head.pt path")
-            }
-            return path
-        }
-    }
-
-    static func validated(_ network: String) throws -> String {
-        guard NetworkRegistry.names.contains(network) else {
-            throw CLIError.usage("unknown network '\(network)' (known: \(NetworkRegistry.names.joined(separator: ", ")))")
-        }
-        return network
     }
 }

@@ -1,14 +1,5 @@
 import CBirderKernels
 
-/// How `multiHeadSelfAttention` spreads its (image, head) problems over cores.
-public enum AttentionParallelism: Sendable {
-    /// One (image, head) pair per worker at a time, BLAS single-threaded inside (many small
-    /// independent GEMMs: no fork/join per GEMM).
-    case pairs
-    /// Pairs one after another, each GEMM threaded by BLAS.
-    case blas
-}
-
 /// The core of multi-head self-attention, softmax(q·kᵀ·scale)·v for every (image, head), straight
 /// off the fused qkv projection: no q/k/v copies, no head transposes.
 ///
@@ -19,15 +10,18 @@ public enum AttentionParallelism: Sendable {
 ///
 /// Scores are two GEMMs with leading dimensions per (image, head): S = Q·Kᵀ (tokens×tokens), then
 /// softmax with the scale fused, then O = S·V written with ldc = heads·headDim.
-public func multiHeadSelfAttention(
+///
+/// (image, head) pairs are handed out one at a time to the context's workers, each pair's GEMMs
+/// single-threaded on its worker (many small independent products: no fork/join per GEMM).
+package func multiHeadSelfAttention(
     qkv: UnsafePointer<Float>, batch: Int, tokens: Int, heads: Int, headDim: Int, scale: Float,
-    output: UnsafeMutablePointer<Float>, parallelism: AttentionParallelism = .pairs,
-    threads: Int = ComputeThreads.count
+    output: UnsafeMutablePointer<Float>, context: ComputeContext
 ) {
     let width = heads * headDim, rowStride = 3 * width
     let pairs = batch * heads
     guard pairs > 0, tokens > 0 else { return }
-    let workers = parallelism == .pairs ? max(1, min(threads, pairs)) : 1
+    let workers = max(1, min(context.threads, pairs))
+    let kernels = context.kernels
     // tokens×tokens scores per worker
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: workers * tokens * tokens)
     defer { scores.deallocate() }
@@ -47,7 +41,7 @@ public func multiHeadSelfAttention(
         // S = Q·Kᵀ: tokens×tokens
         gemm(.none, .transposed, m: tokens, n: tokens, k: headDim, a: q, lda: rowStride,
              b: k, ldb: rowStride, c: scratch, ldc: tokens)
-        scaledSoftmaxRows(scratch, rows: tokens, columns: tokens, scale: scale)
+        kernels.scaledSoftmaxRows(scratch, rows: tokens, columns: tokens, scale: scale)
         // O = softmax(S)·V: tokens×headDim into the head's columns of the output
         gemm(.none, .none, m: tokens, n: headDim, k: tokens, a: scratch, lda: tokens,
              b: v, ldb: rowStride, c: output + image * tokens * width + head * headDim, ldc: width)
@@ -57,25 +51,14 @@ public func multiHeadSelfAttention(
         for pair in 0..<pairs { solve(pair, scores) }
         return
     }
-    withBLASThreads(1) {
-        parallelFor(workers, grain: 1, threads: workers) { range in
-            for worker in range {
-                let scratch = shared.value.2 + worker * tokens * tokens
-                // Pairs handed out one at a time: a worker delayed by another process on its
-                // core does not hold the others up at the end.
-                while true {
-                    let pair = bk_counter_next(shared.value.3)
-                    if pair >= pairs { break }
-                    solve(pair, scratch)
-                }
-            }
+    context.forEachChunk(workers) { _, worker in
+        let scratch = shared.value.2 + worker * tokens * tokens
+        // Pairs handed out one at a time: a worker delayed by another process on its core does
+        // not hold the others up at the end.
+        while true {
+            let pair = bk_counter_next(shared.value.3)
+            if pair >= pairs { break }
+            solve(pair, scratch)
         }
     }
-}
-
-/// Row softmax of `scale·x` in place, single-threaded (callers parallelise over rows or problems),
-/// max-subtracted like PyTorch, exponentials vectorised (CBirderKernels).
-public func scaledSoftmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil,
-                              scale: Float) {
-    tk_softmax_rows(x, stride ?? columns, Int32(rows), Int32(columns), scale)
 }

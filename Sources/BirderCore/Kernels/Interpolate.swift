@@ -11,18 +11,18 @@
 ///   or 1 (bilinear) widened by the downscale factor, taps [trunc(center − support + ½),
 ///   trunc(center + support + ½)) within the input, kernel evaluated at (j − center + ½)/scale and
 ///   normalised to sum 1; bicubic uses A = −0.5 here, even when upsampling.
-public enum InterpolationMode: String, Sendable, CaseIterable {
+package enum InterpolationMode: String, Sendable, CaseIterable {
     case bicubic, bilinear
 }
 
 /// One axis of a separable resize: for every output index, the input taps and their weights.
-public struct InterpolationAxis: Sendable {
-    public let inputSize: Int
-    public let outputSize: Int
+package struct InterpolationAxis: Sendable {
+    package let inputSize: Int
+    package let outputSize: Int
     /// taps[i] = (input index, weight) pairs for output i; indices may repeat at clamped borders.
-    public let taps: [[(index: Int, weight: Double)]]
+    package let taps: [[(index: Int, weight: Double)]]
 
-    public init(inputSize: Int, outputSize: Int, mode: InterpolationMode, antialias: Bool) {
+    package init(inputSize: Int, outputSize: Int, mode: InterpolationMode, antialias: Bool) {
         precondition(inputSize > 0 && outputSize > 0, "InterpolationAxis: sizes must be positive")
         self.inputSize = inputSize
         self.outputSize = outputSize
@@ -93,7 +93,7 @@ public struct InterpolationAxis: Sendable {
 
 /// Resizes an H×W×C channels-last grid to outH×outW×C: width first, then height (PyTorch's order
 /// for the separable antialiased path), accumulating in Double.
-public func interpolateGrid(
+package func interpolateGrid(
     _ input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
     outputHeight: Int, outputWidth: Int, mode: InterpolationMode, antialias: Bool,
     output: UnsafeMutablePointer<Float>

@@ -4,14 +4,14 @@
 
 /// Gathers non-overlapping k×k patches of an NHWC batch into rows (ky, kx, c), patch rows in
 /// (n, py, px) order: output is (N·H/k·W/k)×(k·k·C).
-public func extractPatchesNHWC(
+package func extractPatchesNHWC(
     _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int, patch k: Int,
-    output: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, context: ComputeContext
 ) {
     let ph = height / k, pw = width / k
     let rowLength = k * k * channels
     let shared = UncheckedSendable((input, output))
-    parallelFor(batch * ph, grain: 1) { range in
+    context.parallelFor(batch * ph, grain: 1) { range in
         let (input, output) = shared.value
         for item in range {
             let n = item / ph, py = item % ph
@@ -27,7 +27,7 @@ public func extractPatchesNHWC(
 }
 
 /// PyTorch's conv weight O×C×k×k reordered to O×(k·k·C), matching `extractPatchesNHWC`'s rows.
-public func convWeightToPatchOrder(_ weight: Tensor) -> Tensor {
+package func convWeightToPatchOrder(_ weight: Tensor) -> Tensor {
     precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3], "convWeightToPatchOrder: expected O×C×k×k, got \(weight.shape)")
     let o = weight.shape[0], c = weight.shape[1], k = weight.shape[2]
     return Tensor(shape: [o, k * k * c]) { out in

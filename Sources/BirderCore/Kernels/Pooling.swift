@@ -1,5 +1,5 @@
 /// Mean over the pixels of each image of an NHWC batch: N×(H·W)×C → N×C (global average pool).
-public func meanPoolNHWC(_ input: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
+package func meanPoolNHWC(_ input: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
                          output: UnsafeMutablePointer<Float>) {
     for n in 0..<batch {
         let out = output + n * channels
@@ -16,7 +16,7 @@ public func meanPoolNHWC(_ input: UnsafePointer<Float>, batch: Int, pixels: Int,
 }
 
 /// NHWC → NCHW (Birder returns feature maps channels-first).
-public func nhwcToNCHW(_ input: Tensor) -> Tensor {
+package func nhwcToNCHW(_ input: Tensor) -> Tensor {
     precondition(input.rank == 4, "nhwcToNCHW: expected rank 4, got \(input.shape)")
     let n = input.shape[0], h = input.shape[1], w = input.shape[2], c = input.shape[3]
     return Tensor(shape: [n, c, h, w]) { out in

@@ -7,14 +7,14 @@
 /// Element i (0-based, C order) of tensor `name`: z = splitmix64 finaliser of
 /// (fnv1a64(name) ^ seed) + (i + 1)·0x9E3779B97F4A7C15; u = (z >> 40)·2⁻²⁴ ∈ [0, 1);
 /// value = Float32(center + halfWidth·(2u − 1)) in Double, with (center, halfWidth) from `scale`.
-public struct SeededParameters: Sendable {
-    public let seed: UInt64
+package struct SeededParameters: Sendable {
+    package let seed: UInt64
 
-    public init(seed: UInt64) { self.seed = seed }
+    package init(seed: UInt64) { self.seed = seed }
 
-    public enum ScaleError: Error, CustomStringConvertible {
+    package enum ScaleError: Error, CustomStringConvertible {
         case unknownParameterKind(name: String, shape: [Int])
-        public var description: String {
+        package var description: String {
             switch self {
             case let .unknownParameterKind(name, shape):
                 return "seeded parameters: no scale rule for '\(name)' with shape \(shape)"
@@ -23,7 +23,7 @@ public struct SeededParameters: Sendable {
     }
 
     /// (center, half width) of the uniform distribution for a parameter.
-    public static func scale(name: String, shape: [Int]) throws -> (center: Double, halfWidth: Double) {
+    package static func scale(name: String, shape: [Int]) throws -> (center: Double, halfWidth: Double) {
         let leaf = name.split(separator: ".").last.map(String.init) ?? name
         if leaf == "gamma" { return (0.75, 0.25) }
         if leaf == "class_token" || leaf == "pos_embedding" { return (0, 0.5) }
@@ -36,7 +36,7 @@ public struct SeededParameters: Sendable {
         throw ScaleError.unknownParameterKind(name: name, shape: shape)
     }
 
-    public static func fnv1a64(_ string: String) -> UInt64 {
+    package static func fnv1a64(_ string: String) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in string.utf8 {
             hash ^= UInt64(byte)
@@ -46,7 +46,7 @@ public struct SeededParameters: Sendable {
     }
 
     /// Uniform values in [0, 1) for `count` elements of stream `name`.
-    public func unitUniform(name: String, count: Int, into output: UnsafeMutablePointer<Double>) {
+    package func unitUniform(name: String, count: Int, into output: UnsafeMutablePointer<Double>) {
         let base = SeededParameters.fnv1a64(name) ^ seed
         for i in 0..<count {
             var z = base &+ UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15
@@ -58,7 +58,7 @@ public struct SeededParameters: Sendable {
     }
 
     /// Values uniform in [center − halfWidth, center + halfWidth).
-    public func uniform(name: String, shape: [Int], center: Double, halfWidth: Double) -> Tensor {
+    package func uniform(name: String, shape: [Int], center: Double, halfWidth: Double) -> Tensor {
         let count = Tensor.elementCount(shape)
         let unit = UnsafeMutablePointer<Double>.allocate(capacity: max(count, 1))
         defer { unit.deallocate() }
@@ -69,7 +69,7 @@ public struct SeededParameters: Sendable {
     }
 
     /// The parameter `name` of `shape`, scaled by its kind.
-    public func parameter(name: String, shape: [Int]) throws -> Tensor {
+    package func parameter(name: String, shape: [Int]) throws -> Tensor {
         let (center, halfWidth) = try SeededParameters.scale(name: name, shape: shape)
         return uniform(name: name, shape: shape, center: center, halfWidth: halfWidth)
     }

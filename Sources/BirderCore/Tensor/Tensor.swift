@@ -5,7 +5,7 @@
 /// value: writing through `withUnsafeMutableBufferPointer` copies first when the storage is shared.
 public struct Tensor: Sendable {
     public private(set) var shape: [Int]
-    public private(set) var storage: TensorStorage
+    package private(set) var storage: TensorStorage
 
     /// A zero-filled tensor.
     public init(zeros shape: [Int]) {
@@ -27,7 +27,7 @@ public struct Tensor: Sendable {
     }
 
     /// Wraps existing storage (e.g. a view onto a memory-mapped file) without copying.
-    public init(shape: [Int], storage: TensorStorage) {
+    package init(shape: [Int], storage: TensorStorage) {
         precondition(Tensor.elementCount(shape) == storage.count, "Tensor: shape \(shape) does not match storage of \(storage.count)")
         self.shape = shape
         self.storage = storage

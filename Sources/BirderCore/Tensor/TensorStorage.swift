@@ -1,16 +1,16 @@
 /// Float32 memory behind a `Tensor`: either owned (64-byte aligned, so SIMD loads never split a
 /// cache line) or borrowed from something that outlives it (a memory-mapped checkpoint), kept alive
 /// through `owner`.
-public final class TensorStorage: @unchecked Sendable {
-    public let baseAddress: UnsafeMutablePointer<Float>
-    public let count: Int
+package final class TensorStorage: @unchecked Sendable {
+    package let baseAddress: UnsafeMutablePointer<Float>
+    package let count: Int
     private let owner: AnyObject?
     private let ownsMemory: Bool
 
-    public static let alignment = 64
+    package static let alignment = 64
 
     /// Allocates `count` floats, zero-filled.
-    public init(count: Int) {
+    package init(count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
@@ -22,7 +22,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     /// Wraps memory owned by `owner`; the storage never frees it and keeps `owner` alive.
-    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+    package init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
         self.baseAddress = pointer
         self.count = count
         self.owner = owner
@@ -33,7 +33,7 @@ public final class TensorStorage: @unchecked Sendable {
         if ownsMemory { UnsafeMutableRawPointer(baseAddress).deallocate() }
     }
 
-    public var buffer: UnsafeMutableBufferPointer<Float> {
+    package var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: baseAddress, count: count)
     }
 }

@@ -8,14 +8,14 @@ enum DenseBlock {
     private static func chunkCount(_ n: Int) -> Int { max(1, min(64, n / 512)) }
 
     /// Aᵀ·B for A (n × p) and B (n × q): p × q.
-    static func transposeTimes(_ a: [Double], _ b: [Double], n: Int, p: Int, q: Int) -> [Double] {
+    static func transposeTimes(_ a: [Double], _ b: [Double], n: Int, p: Int, q: Int, context: ComputeContext) -> [Double] {
         let chunks = chunkCount(n)
         var partial = [Double](repeating: 0, count: chunks * p * q)
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
                 partial.withUnsafeMutableBufferPointer { out in
                     let shared = UncheckedSendable((aBuffer.baseAddress!, bBuffer.baseAddress!, out.baseAddress!))
-                    parallelFor(chunks, grain: 1) { range in
+                    context.parallelFor(chunks, grain: 1) { range in
                         let (a, b, out) = shared.value
                         for chunk in range {
                             let acc = out + chunk * p * q
@@ -38,13 +38,13 @@ enum DenseBlock {
     }
 
     /// A·M for A (n × p) and M (p × q): n × q.
-    static func times(_ a: [Double], _ m: [Double], n: Int, p: Int, q: Int) -> [Double] {
+    static func times(_ a: [Double], _ m: [Double], n: Int, p: Int, q: Int, context: ComputeContext) -> [Double] {
         var out = [Double](repeating: 0, count: n * q)
         a.withUnsafeBufferPointer { aBuffer in
             m.withUnsafeBufferPointer { mBuffer in
                 out.withUnsafeMutableBufferPointer { outBuffer in
                     let shared = UncheckedSendable((aBuffer.baseAddress!, mBuffer.baseAddress!, outBuffer.baseAddress!))
-                    parallelFor(n, grain: 256) { range in
+                    context.parallelFor(n, grain: 256) { range in
                         let (a, m, out) = shared.value
                         for i in range {
                             let row = a + i * p, target = out + i * q
@@ -66,8 +66,8 @@ enum DenseBlock {
     /// (SVQB); directions with relative weight below 1e-12 are dropped. Returns the basis and its
     /// column count, and the smallest to largest eigenvalue ratio of YᵀY among the kept
     /// directions (one pass leaves errors of about ε / ratio).
-    static func orthonormalize(_ y: [Double], n: Int, m: Int) -> (basis: [Double], columns: Int, conditionRatio: Double)? {
-        var gram = transposeTimes(y, y, n: n, p: m, q: m)
+    static func orthonormalize(_ y: [Double], n: Int, m: Int, context: ComputeContext) -> (basis: [Double], columns: Int, conditionRatio: Double)? {
+        var gram = transposeTimes(y, y, n: n, p: m, q: m, context: context)
         for i in 0..<m { for j in 0..<i { let v = (gram[i * m + j] + gram[j * m + i]) / 2; gram[i * m + j] = v; gram[j * m + i] = v } }
         guard let eigen = SymmetricEigen(matrix: gram, n: m) else { return nil }
         let largest = eigen.values.last ?? 0
@@ -80,6 +80,6 @@ enum DenseBlock {
             let scale = 1 / eigen.values[j].squareRoot()
             for i in 0..<m { transform[i * r + c] = eigen.vectors[j * m + i] * scale }
         }
-        return (times(y, transform, n: n, p: m, q: r), r, eigen.values[kept[0]] / largest)
+        return (times(y, transform, n: n, p: m, q: r, context: context), r, eigen.values[kept[0]] / largest)
     }
 }

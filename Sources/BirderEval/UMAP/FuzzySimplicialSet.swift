@@ -124,7 +124,7 @@ enum FuzzySimplicialSet {
     /// (local_connectivity 1) and sigma from a 64-step binary search so that
     /// Σ_j exp(−(d_j − rho) / sigma) = log2(k).
     static func smoothDistances(_ graph: NeighborGraph, localConnectivity: Double = 1, iterations: Int = 64,
-                                bandwidth: Double = 1) -> (sigmas: [Float], rhos: [Float]) {
+                                bandwidth: Double = 1, context: ComputeContext) -> (sigmas: [Float], rhos: [Float]) {
         let n = graph.n, k = graph.k
         let target = log2(Double(k)) * bandwidth
         var sigmas = [Float](repeating: 0, count: n)
@@ -137,7 +137,7 @@ enum FuzzySimplicialSet {
             sigmas.withUnsafeMutableBufferPointer { sigmaOut in
                 rhos.withUnsafeMutableBufferPointer { rhoOut in
                     let shared = UncheckedSendable((distances.baseAddress!, sigmaOut.baseAddress!, rhoOut.baseAddress!))
-                    parallelFor(n, grain: 256) { range in
+                    context.parallelFor(n, grain: 256) { range in
                         let (distances, sigmaOut, rhoOut) = shared.value
                         var nonZero = [Float]()
                         for i in range {

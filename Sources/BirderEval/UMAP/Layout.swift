@@ -65,7 +65,8 @@ struct LayoutOptimizer {
     var initialAlpha: Float = 1
     var negativeSampleRate: Double = 5
 
-    func optimize(_ embedding: inout [Float], n: Int, dim: Int, epochs: Int, seed: UInt64, threads: Int) {
+    func optimize(_ embedding: inout [Float], n: Int, dim: Int, epochs: Int, seed: UInt64, threads: Int,
+                  context: ComputeContext) {
         let edgeCount = head.count
         guard edgeCount > 0, epochs > 0 else { return }
         let epochsPerNegative = epochsPerSample.map { $0 / negativeSampleRate }
@@ -87,7 +88,7 @@ struct LayoutOptimizer {
                                                                     nextS.baseAddress!, nextN.baseAddress!))
                                     for epoch in 0..<epochs {
                                         let currentAlpha = alpha
-                                        parallelFor(workers, grain: 1, threads: workers) { chunks in
+                                        context.parallelFor(workers, grain: 1) { chunks in
                                             let (emb, heads, tails, perSample, perNegative, nextS, nextN) = shared.value
                                             for chunk in chunks {
                                                 var random = base.split(epoch &* 1_000_003 &+ chunk)

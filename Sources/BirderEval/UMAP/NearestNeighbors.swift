@@ -19,7 +19,7 @@ enum NearestNeighbors {
     /// half the arithmetic of a full product). The few best candidates of each row are then
     /// re-measured directly in double precision, so cancellation in that identity cannot
     /// misorder close neighbours.
-    static func exact(points: [Float], n: Int, d: Int, k: Int) -> NeighborGraph {
+    static func exact(points: [Float], n: Int, d: Int, k: Int, context: ComputeContext) -> NeighborGraph {
         precondition(k >= 1 && k <= n, "NearestNeighbors: k = \(k) for \(n) points")
         var graph = NeighborGraph(n: n, k: k, indices: [Int32](repeating: 0, count: n * k),
                                   distances: [Float](repeating: 0, count: n * k))
@@ -48,7 +48,7 @@ enum NearestNeighbors {
             let columns = n - start
             points.withUnsafeBufferPointer { x in
                 dots.withUnsafeMutableBufferPointer { out in
-                    gemm(.none, .transposed, m: rows, n: columns, k: d, a: x.baseAddress! + start * d, lda: d,
+                    context.gemm(.none, .transposed, m: rows, n: columns, k: d, a: x.baseAddress! + start * d, lda: d,
                          b: x.baseAddress! + start * d, ldb: d, c: out.baseAddress!, ldc: columns)
                 }
             }
@@ -57,7 +57,7 @@ enum NearestNeighbors {
                     candidates.withPointers { lists in
                         let shared = UncheckedSendable((dotBuffer.baseAddress!, norm.baseAddress!, lists))
                         // The block's own rows, against every column from the block on.
-                        parallelFor(rows, grain: 4) { range in
+                        context.parallelFor(rows, grain: 4) { range in
                             let (dots, norm, lists) = shared.value
                             for r in range {
                                 let i = start + r
@@ -77,7 +77,7 @@ enum NearestNeighbors {
                         // block row is read one cache line per tile.
                         let tile = 16
                         let later = columns - rows
-                        parallelFor((later + tile - 1) / tile, grain: 4) { range in
+                        context.parallelFor((later + tile - 1) / tile, grain: 4) { range in
                             let (dots, norm, lists) = shared.value
                             var thresholds = [Float](repeating: 0, count: tile)
                             for t in range {
@@ -106,7 +106,7 @@ enum NearestNeighbors {
                 graph.indices.withUnsafeMutableBufferPointer { indexOut in
                     graph.distances.withUnsafeMutableBufferPointer { distanceOut in
                         let shared = UncheckedSendable((x.baseAddress!, lists, indexOut.baseAddress!, distanceOut.baseAddress!))
-                        parallelFor(n, grain: 64) { range in
+                        context.parallelFor(n, grain: 64) { range in
                             let (x, lists, indexOut, distanceOut) = shared.value
                             var exact = [(Double, Int32)]()
                             exact.reserveCapacity(keep)

@@ -28,18 +28,18 @@ enum SpectralLayout {
 
     /// The layout for the whole graph (any number of components), as spectral_layout returns it,
     /// before umap-learn's rescaling and noise.
-    static func layout(graph: SparseMatrix, data: [Float]?, d: Int, dim: Int, random: inout SeededGenerator) -> [Double] {
+    static func layout(graph: SparseMatrix, data: [Float]?, d: Int, dim: Int, random: inout SeededGenerator, context: ComputeContext) -> [Double] {
         let (count, labels) = graph.connectedComponents()
         if count == 1 {
-            if let result = eigenvectors(graph: graph, dim: dim, random: &random) { return result.coordinates }
+            if let result = eigenvectors(graph: graph, dim: dim, random: &random, context: context) { return result.coordinates }
             // umap-learn falls back to a uniform random layout when its eigensolver fails.
             return (0..<(graph.n * dim)).map { _ in random.uniform(-10, 10) }
         }
-        return multiComponent(graph: graph, data: data, d: d, dim: dim, components: count, labels: labels, random: &random)
+        return multiComponent(graph: graph, data: data, d: d, dim: dim, components: count, labels: labels, random: &random, context: context)
     }
 
     /// Eigenvectors 2…dim+1 of the normalised Laplacian of a connected graph (n × dim).
-    static func eigenvectors(graph: SparseMatrix, dim: Int, random: inout SeededGenerator) -> Result? {
+    static func eigenvectors(graph: SparseMatrix, dim: Int, random: inout SeededGenerator, context: ComputeContext) -> Result? {
         let n = graph.n
         let k = dim + 1
         guard n > k else { return nil }
@@ -52,7 +52,7 @@ enum SpectralLayout {
                 normalized[e] = Double(graph.values[e]) * inverseSqrt[i] * inverseSqrt[Int(graph.columns[e])]
             }
         }
-        let laplacian = Laplacian(rowStart: graph.rowStart, columns: graph.columns, weights: normalized, n: n)
+        let laplacian = Laplacian(rowStart: graph.rowStart, columns: graph.columns, weights: normalized, n: n, context: context)
         if n <= denseLimit { return dense(laplacian, dim: dim) }
 
         // Guard vectors beyond the k wanted: the filter's damped interval starts at the block's
@@ -63,7 +63,7 @@ enum SpectralLayout {
         let sqrtDegree = degree.map { $0.squareRoot() }
         let norm = sqrtDegree.reduce(0) { $0 + $1 * $1 }.squareRoot()
         for i in 0..<n { block[i * m] = sqrtDegree[i] / norm }
-        guard var ritz = rayleighRitz(block, laplacian, m: m) else { return nil }
+        guard var ritz = rayleighRitz(block, laplacian, m: m, context: context) else { return nil }
         var iterations = 0
         var converged = false
         while true {
@@ -77,7 +77,7 @@ enum SpectralLayout {
             let scale = (2 * lower / (upper - lower)).squareRoot()
             let degree = min(max(Int((1.2 / scale).rounded(.up)), degreeRange.lowerBound), degreeRange.upperBound)
             let filtered = chebyshevFilter(ritz.vectors, laplacian, m: ritz.columns, degree: degree, lower: lower, upper: upper)
-            guard let next = rayleighRitz(filtered, laplacian, m: ritz.columns) else { break }
+            guard let next = rayleighRitz(filtered, laplacian, m: ritz.columns, context: context) else { break }
             ritz = next
             iterations += 1
         }
@@ -92,6 +92,7 @@ enum SpectralLayout {
         var columns: [Int32]
         var weights: [Double]   // normalised adjacency D^{-1/2} W D^{-1/2}
         var n: Int
+        var context: ComputeContext
 
         /// L·X for a row-major n × m block.
         func apply(_ x: [Double], m: Int) -> [Double] {
@@ -103,7 +104,7 @@ enum SpectralLayout {
                             weights.withUnsafeBufferPointer { w in
                                 let shared = UncheckedSendable((xBuffer.baseAddress!, outBuffer.baseAddress!, starts.baseAddress!,
                                                                 cols.baseAddress!, w.baseAddress!))
-                                parallelFor(n, grain: 128) { range in
+                                context.parallelFor(n, grain: 128) { range in
                                     let (x, out, starts, cols, w) = shared.value
                                     for i in range {
                                         let target = out + i * m
@@ -150,25 +151,25 @@ enum SpectralLayout {
     }
 
     /// Orthonormalises the block (twice, for accuracy) and diagonalises L on its span.
-    static func rayleighRitz(_ block: [Double], _ laplacian: Laplacian, m: Int) -> Ritz? {
+    static func rayleighRitz(_ block: [Double], _ laplacian: Laplacian, m: Int, context: ComputeContext) -> Ritz? {
         let n = laplacian.n
-        guard let first = DenseBlock.orthonormalize(block, n: n, m: m) else { return nil }
+        guard let first = DenseBlock.orthonormalize(block, n: n, m: m, context: context) else { return nil }
         var basis = first
         if first.conditionRatio < 1e-8 {
             // Ill-conditioned block: one more pass restores orthonormality.
-            guard let second = DenseBlock.orthonormalize(first.basis, n: n, m: first.columns) else { return nil }
+            guard let second = DenseBlock.orthonormalize(first.basis, n: n, m: first.columns, context: context) else { return nil }
             basis = second
         }
         let r = basis.columns
         let applied = laplacian.apply(basis.basis, m: r)
-        var projected = DenseBlock.transposeTimes(basis.basis, applied, n: n, p: r, q: r)
+        var projected = DenseBlock.transposeTimes(basis.basis, applied, n: n, p: r, q: r, context: context)
         for i in 0..<r { for j in 0..<i { let v = (projected[i * r + j] + projected[j * r + i]) / 2; projected[i * r + j] = v; projected[j * r + i] = v } }
         guard let eigen = SymmetricEigen(matrix: projected, n: r) else { return nil }
         var rotation = [Double](repeating: 0, count: r * r)  // column c = eigenvector c
         for c in 0..<r { for i in 0..<r { rotation[i * r + c] = eigen.vectors[c * r + i] } }
         return Ritz(values: eigen.values,
-                    vectors: DenseBlock.times(basis.basis, rotation, n: n, p: r, q: r),
-                    applied: DenseBlock.times(applied, rotation, n: n, p: r, q: r),
+                    vectors: DenseBlock.times(basis.basis, rotation, n: n, p: r, q: r, context: context),
+                    applied: DenseBlock.times(applied, rotation, n: n, p: r, q: r, context: context),
                     columns: r)
     }
 
@@ -203,13 +204,13 @@ enum SpectralLayout {
 
     /// `multi_component_layout`: components placed by a meta-embedding, each laid out on its own.
     static func multiComponent(graph: SparseMatrix, data: [Float]?, d: Int, dim: Int, components: Int, labels: [Int],
-                               random: inout SeededGenerator) -> [Double] {
+                               random: inout SeededGenerator, context: ComputeContext) -> [Double] {
         let n = graph.n
         var members = [[Int]](repeating: [], count: components)
         for i in 0..<n { members[labels[i]].append(i) }
         var meta = [Double](repeating: 0, count: components * dim)
         if components > 2 * dim, let data {
-            meta = componentLayout(data: data, d: d, members: members, dim: dim, random: &random)
+            meta = componentLayout(data: data, d: d, members: members, dim: dim, random: &random, context: context)
         } else {
             // ±unit vectors: component c → e_c, then −e_c for the second half.
             let half = Int((Double(components) / 2).rounded(.up))
@@ -233,7 +234,7 @@ enum SpectralLayout {
             var placed = false
             if vertices.count >= 2 * dim && vertices.count > dim + 1 {
                 let sub = graph.submatrix(vertices)
-                if let layout = eigenvectors(graph: sub, dim: dim, random: &random) {
+                if let layout = eigenvectors(graph: sub, dim: dim, random: &random, context: context) {
                     let largest = layout.coordinates.reduce(0) { max($0, abs($1)) }
                     let expansion = largest > 0 ? range / largest : 0
                     for (row, v) in vertices.enumerated() {
@@ -253,7 +254,7 @@ enum SpectralLayout {
 
     /// `component_layout`: spectral embedding (scikit-learn's SpectralEmbedding on the affinity
     /// exp(−‖centroid_a − centroid_b‖²)) of the component centroids, scaled to a maximum of 1.
-    static func componentLayout(data: [Float], d: Int, members: [[Int]], dim: Int, random: inout SeededGenerator) -> [Double] {
+    static func componentLayout(data: [Float], d: Int, members: [[Int]], dim: Int, random: inout SeededGenerator, context: ComputeContext) -> [Double] {
         let count = members.count
         var centroids = [Double](repeating: 0, count: count * d)
         for (c, vertices) in members.enumerated() {

@@ -14,7 +14,7 @@ public struct UMAPOptions: Sendable {
     public var negativeSampleRate: Int = 5
     public var repulsionStrength: Double = 1
     public var seed: UInt64 = 0
-    /// Threads for the layout; nil means `ComputeThreads.count`. With one thread the embedding
+    /// Threads for the layout (at most the context's); nil means the context's. With one thread the embedding
     /// repeats exactly for a seed; with more it varies slightly (lock-free updates, as
     /// umap-learn's parallel mode).
     public var layoutThreads: Int? = nil
@@ -46,12 +46,14 @@ public struct UMAPReport: Sendable {
 public enum UMAP {
     /// The embedding (row-major n × nComponents) of `points` (row-major n × d).
     public static func embed(points: [Float], n: Int, d: Int, nComponents: Int = 50, nNeighbors: Int = 15,
-                             minDist: Double = 0, seed: UInt64 = 0) throws -> [Float] {
+                             minDist: Double = 0, seed: UInt64 = 0, context: ComputeContext = .automatic) throws -> [Float] {
         try embed(points: points, n: n, d: d,
-                  options: UMAPOptions(nComponents: nComponents, nNeighbors: nNeighbors, minDist: minDist, seed: seed)).embedding
+                  options: UMAPOptions(nComponents: nComponents, nNeighbors: nNeighbors, minDist: minDist, seed: seed),
+                  context: context).embedding
     }
 
-    public static func embed(points: [Float], n: Int, d: Int, options: UMAPOptions) throws -> (embedding: [Float], report: UMAPReport) {
+    public static func embed(points: [Float], n: Int, d: Int, options: UMAPOptions,
+                             context: ComputeContext = .automatic) throws -> (embedding: [Float], report: UMAPReport) {
         try checkMatrix(points, n: n, d: d, name: "points")
         let dim = options.nComponents
         guard dim >= 1 else { throw EvaluationError.invalidParameter(name: "nComponents", reason: "\(dim) must be ≥ 1") }
@@ -73,10 +75,10 @@ public enum UMAP {
         }
         // umap-learn truncates n_neighbors to n − 1 on tiny data sets.
         let k = min(options.nNeighbors, n - 1)
-        let neighbors = NearestNeighbors.exact(points: points, n: n, d: d, k: k)
+        let neighbors = NearestNeighbors.exact(points: points, n: n, d: d, k: k, context: context)
         lap("neighbors")
 
-        let (sigmas, rhos) = FuzzySimplicialSet.smoothDistances(neighbors)
+        let (sigmas, rhos) = FuzzySimplicialSet.smoothDistances(neighbors, context: context)
         let graph = FuzzySimplicialSet.build(neighbors, sigmas: sigmas, rhos: rhos)
         let epochs = options.epochs ?? (n <= 10_000 ? 500 : 200)
         // Edges too weak to be sampled even once are dropped before the layout.
@@ -94,12 +96,12 @@ public enum UMAP {
         let (components, _) = layoutGraph.connectedComponents()
         var spectralIterations = 0, spectralConverged = true
         var initial: [Double]
-        if components == 1, let result = SpectralLayout.eigenvectors(graph: layoutGraph, dim: dim, random: &random) {
+        if components == 1, let result = SpectralLayout.eigenvectors(graph: layoutGraph, dim: dim, random: &random, context: context) {
             initial = result.coordinates
             spectralIterations = result.iterations
             spectralConverged = result.converged
         } else {
-            initial = SpectralLayout.layout(graph: layoutGraph, data: points, d: d, dim: dim, random: &random)
+            initial = SpectralLayout.layout(graph: layoutGraph, data: points, d: d, dim: dim, random: &random, context: context)
         }
         // noisy_scale_coords: largest |coordinate| 10, then N(0, 1e-4) noise; then every column
         // min–max scaled to [0, 10].
@@ -133,7 +135,7 @@ public enum UMAP {
                                         gamma: Float(options.repulsionStrength), initialAlpha: Float(options.learningRate),
                                         negativeSampleRate: Double(options.negativeSampleRate))
         optimizer.optimize(&embedding, n: n, dim: dim, epochs: epochs, seed: random.next(),
-                           threads: options.layoutThreads ?? ComputeThreads.count)
+                           threads: options.layoutThreads ?? context.threads, context: context)
         lap("layout")
         let report = UMAPReport(epochs: epochs, edges: head.count, connectedComponents: components,
                                 spectralIterations: spectralIterations, spectralConverged: spectralConverged, seconds: seconds)

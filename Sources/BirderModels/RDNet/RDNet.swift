@@ -38,29 +38,7 @@
 // Work is cut into chunks of whole lines; a worker takes a chunk through all three kernels of a
 // block while its a1/a2 are still in cache. Every call allocates its own buffers and scratch.
 
-public import BirderCore
-
-/// LayerNorm over channels (LayerNorm2d in NHWC).
-struct ChannelNorm {
-    let channels: Int
-    let weight: TensorStorage, bias: TensorStorage
-    let epsilon: Float
-
-    init(_ binder: ParameterBinder, channels: Int, epsilon: Float) throws {
-        self.channels = channels
-        weight = try binder.tensor("weight", shape: [channels]).storage
-        bias = try binder.tensor("bias", shape: [channels]).storage
-        self.epsilon = epsilon
-    }
-
-    /// rows×channels from `input` (row stride `inputStride`) to `output` (row stride `outputStride`).
-    func callAsFunction(_ input: UnsafePointer<Float>, rows: Int, inputStride: Int,
-                        into output: UnsafeMutablePointer<Float>, outputStride: Int) {
-        layerNormRowsSerial(input, rows: rows, columns: channels, inputStride: inputStride,
-                            weight: weight.constPointer, bias: bias.constPointer, epsilon: epsilon,
-                            output: output, outputStride: outputStride)
-    }
-}
+import BirderCore
 
 /// stem: conv 4×4 stride 4 (bias) → LayerNorm2d (eps 1e-6). Non-overlapping patches, so the conv
 /// is one GEMM over (ky, kx, c)-ordered patch rows.
@@ -69,19 +47,20 @@ struct Stem {
     let conv: PackedLinear     // channels × (4·4·3)
     let norm: ChannelNorm
 
-    init(_ binder: ParameterBinder, channels: Int) throws {
+    init(_ binder: ParameterBinder, channels: Int, kernels: KernelTable) throws {
         self.channels = channels
         let weight = try binder.scope("0").tensor("weight", shape: [channels, 3, 4, 4])
         let bias = try binder.scope("0").tensor("bias", shape: [channels])
-        conv = PackedLinear(weight: convWeightToPatchOrder(weight), bias: bias)
+        conv = PackedLinear(weight: convWeightToPatchOrder(weight), bias: bias, kernels: kernels)
         norm = try ChannelNorm(binder.scope("1"), channels: channels, epsilon: 1e-6)
     }
 
     /// image N×H×W×3 → out[:, :, :, 0..<channels] (N×H/4×W/4).
-    func callAsFunction(_ image: UnsafePointer<Float>, into out: FeatureMap, workspace: Workspace) {
+    func callAsFunction(_ image: UnsafePointer<Float>, into out: FeatureMap, workspace: Workspace, context: ComputeContext) {
         let inWidth = out.width * 4
         let plan = ChunkPlan(lines: out.lines, width: out.width, workers: workspace.workers)
-        forEachChunk(plan.count, workers: workspace.workers) { worker, chunk in
+        let kernels = context.kernels
+        context.forEachChunk(plan.count) { worker, chunk in
             let lines = plan.lines(of: chunk)
             let rows = lines.count * out.width
             let patches = workspace.a1(worker), lda = Workspace.rowStride(conv.inputs)   // R×48
@@ -96,8 +75,8 @@ struct Stem {
                 }
             }
             let y = out.row(line: lines.lowerBound)                       // R×channels, ldc T
-            packedGEMM(m: rows, a: patches, lda: lda, conv, c: y, ldc: out.stride)
-            norm(y, rows: rows, inputStride: out.stride, into: y, outputStride: out.stride)
+            kernels.packedGEMM(m: rows, a: patches, lda: lda, conv, c: y, ldc: out.stride)
+            norm(y, rows: rows, inputStride: out.stride, into: y, outputStride: out.stride, kernels: kernels)
         }
     }
 }
@@ -109,26 +88,29 @@ struct Transition {
     let norm: ChannelNorm
     let conv: PackedLinear     // outputs × (stride²·inputs), (ky, kx, c) order
 
-    init(normBinder: ParameterBinder, convBinder: ParameterBinder, inputs: Int, outputs: Int, downsample: Bool) throws {
+    init(normBinder: ParameterBinder, convBinder: ParameterBinder, inputs: Int, outputs: Int, downsample: Bool,
+         kernels: KernelTable) throws {
         self.inputs = inputs
         self.outputs = outputs
         stride = downsample ? 2 : 1
         norm = try ChannelNorm(normBinder, channels: inputs, epsilon: 1e-6)
         let weight = try convBinder.tensor("weight", shape: [outputs, inputs, stride, stride])
         let bias = try convBinder.tensor("bias", shape: [outputs])
-        conv = PackedLinear(weight: downsample ? convWeightToPatchOrder(weight) : weight, bias: bias)
+        conv = PackedLinear(weight: downsample ? convWeightToPatchOrder(weight) : weight, bias: bias, kernels: kernels)
     }
 
     /// x N×h×w×F (its first F columns) → out[:, :, :, 0..<outputs] (N×h/s×w/s).
-    func callAsFunction(_ x: FeatureMap, into out: FeatureMap, workspace: Workspace) {
+    func callAsFunction(_ x: FeatureMap, into out: FeatureMap, workspace: Workspace, context: ComputeContext) {
         let plan = ChunkPlan(lines: out.lines, width: out.width, workers: workspace.workers)
-        forEachChunk(plan.count, workers: workspace.workers) { worker, chunk in
+        let kernels = context.kernels
+        context.forEachChunk(plan.count) { worker, chunk in
             let lines = plan.lines(of: chunk)
             let rows = lines.count * out.width
             let a = workspace.a1(worker)                                  // R×(s²·F)
             let lda = Workspace.rowStride(conv.inputs)
             if stride == 1 {
-                norm(x.row(line: lines.lowerBound), rows: rows, inputStride: x.stride, into: a, outputStride: lda)
+                norm(x.row(line: lines.lowerBound), rows: rows, inputStride: x.stride, into: a, outputStride: lda,
+                     kernels: kernels)
             } else {
                 for (l, line) in lines.enumerated() {
                     // Output line y of image n reads input lines 2y and 2y+1: each input pixel is
@@ -138,12 +120,13 @@ struct Transition {
                         let src = x.row(line: n * x.height + 2 * y + ky)
                         for kx in 0..<2 {
                             norm(src + kx * x.stride, rows: out.width, inputStride: 2 * x.stride,
-                                 into: a + l * out.width * lda + (ky * 2 + kx) * inputs, outputStride: lda)
+                                 into: a + l * out.width * lda + (ky * 2 + kx) * inputs, outputStride: lda,
+                                 kernels: kernels)
                         }
                     }
                 }
             }
-            packedGEMM(m: rows, a: a, lda: lda, conv, c: out.row(line: lines.lowerBound), ldc: out.stride)
+            kernels.packedGEMM(m: rows, a: a, lda: lda, conv, c: out.row(line: lines.lowerBound), ldc: out.stride)
         }
     }
 }
@@ -157,9 +140,10 @@ struct ESE {
     let gamma: TensorStorage     // g
 
     /// Scales columns `offset..<offset+channels` of every pixel of `map`, image by image.
-    func callAsFunction(_ map: FeatureMap, columns offset: Int, workers: Int) {
+    func callAsFunction(_ map: FeatureMap, columns offset: Int, context: ComputeContext) {
         let g = channels, pixels = map.height * map.width
-        forEachChunk(map.batch, workers: workers) { _, n in
+        let kernels = context.kernels
+        context.forEachChunk(map.batch) { _, n in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * g) { scratch in
                 let mean = scratch.baseAddress!, scale = mean + g                    // g, g
                 let x = map.base + n * pixels * map.stride + offset                  // (h·w)×g, row stride T
@@ -175,7 +159,7 @@ struct ESE {
                     for c in 0..<g { t += w[j * g + c] * mean[c] }
                     scale[j] = min(max(t + 3, 0), 6) / 6 * gm[j]                      // hardsigmoid · gamma
                 }
-                scaleColumnsSerial(x, rows: pixels, columns: g, stride: map.stride, scale: scale)
+                kernels.scaleColumns(x, rows: pixels, columns: g, stride: map.stride, scale: scale)
             }
         }
     }
@@ -190,17 +174,17 @@ struct DenseBlock {
     let project: PackedLinear   // g×I, bias; × gamma folded in when there is no ESE
     let ese: ESE?
 
-    init(_ binder: ParameterBinder, inputs: Int, growth: Int, withESE: Bool) throws {
+    init(_ binder: ParameterBinder, inputs: Int, growth: Int, withESE: Bool, kernels: KernelTable) throws {
         self.inputs = inputs
         self.growth = growth
         bottleneck = RDNetConfig.bottleneck(inputs)
         let layers = binder.scope("layers")
         let gamma = try binder.tensor("gamma", shape: [growth])
         depthwise = DepthwiseConv7(weight: try layers.scope("0").tensor("weight", shape: [inputs, 1, 7, 7]),
-                                   bias: try layers.scope("0").tensor("bias", shape: [inputs]))
+                                   bias: try layers.scope("0").tensor("bias", shape: [inputs]), kernels: kernels)
         norm = try ChannelNorm(layers.scope("1"), channels: inputs, epsilon: 1e-6)
         expand = PackedLinear(weight: try layers.scope("2").tensor("weight", shape: [bottleneck, inputs, 1, 1]),
-                              bias: try layers.scope("2").tensor("bias", shape: [bottleneck]))
+                              bias: try layers.scope("2").tensor("bias", shape: [bottleneck]), kernels: kernels)
         var projectWeight = try layers.scope("4").tensor("weight", shape: [growth, bottleneck, 1, 1])
         var projectBias = try layers.scope("4").tensor("bias", shape: [growth])
         if withESE {
@@ -220,14 +204,15 @@ struct DenseBlock {
             }
             ese = nil
         }
-        project = PackedLinear(weight: projectWeight, bias: projectBias)
+        project = PackedLinear(weight: projectWeight, bias: projectBias, kernels: kernels)
     }
 
     /// Reads columns 0..<C of `map`, writes columns C..<C+g.
-    func callAsFunction(_ map: FeatureMap, workspace: Workspace) {
+    func callAsFunction(_ map: FeatureMap, workspace: Workspace, context: ComputeContext) {
         let plan = ChunkPlan(lines: map.lines, width: map.width, workers: workspace.workers)
-        let layer = DepthwiseScratch.newLayer()
-        forEachChunk(plan.count, workers: workspace.workers) { worker, chunk in
+        let layer = workspace.nextLayer()
+        let kernels = context.kernels
+        context.forEachChunk(plan.count) { worker, chunk in
             let lines = plan.lines(of: chunk)
             let rows = lines.count * map.width
             let a1 = workspace.a1(worker), a2 = workspace.a2(worker)
@@ -235,13 +220,13 @@ struct DenseBlock {
             depthwise.convolveLayerNorm(                                                // a1: R×C
                 input: map.base, height: map.height, width: map.width, pixelStride: map.stride, lines: lines,
                 normWeight: norm.weight.constPointer, normBias: norm.bias.constPointer, epsilon: norm.epsilon,
-                output: a1, outputStride: a1Stride, scratch: workspace.ring(worker), layer: layer)
-            packedGEMM(m: rows, a: a1, lda: a1Stride, expand, activation: .gelu,           // a2: R×I
+                output: a1, outputStride: a1Stride, scratch: workspace.ring(worker), layer: layer, kernels: kernels)
+            kernels.packedGEMM(m: rows, a: a1, lda: a1Stride, expand, activation: .gelu,           // a2: R×I
                        c: a2, ldc: a2Stride)
-            packedGEMM(m: rows, a: a2, lda: a2Stride, project,                             // new: R×g
+            kernels.packedGEMM(m: rows, a: a2, lda: a2Stride, project,                             // new: R×g
                        c: map.row(line: lines.lowerBound) + inputs, ldc: map.stride)
         }
-        ese?(map, columns: inputs, workers: workspace.workers)                             // P×g
+        ese?(map, columns: inputs, context: context)                                       // P×g
     }
 }
 
@@ -252,19 +237,21 @@ struct DenseStage {
     let blocks: [DenseBlock]
 
     /// F → T in place on `map` (whose stride is T).
-    func callAsFunction(_ map: FeatureMap, workspace: Workspace) {
-        for block in blocks { block(map, workspace: workspace) }
+    func callAsFunction(_ map: FeatureMap, workspace: Workspace, context: ComputeContext) {
+        for block in blocks { block(map, workspace: workspace, context: context) }
     }
 }
 
 /// Birder's network for RDNet configs: see the diagram at the top of the file.
-public final class RDNet: ImageEncoder {
-    public let config: RDNetConfig
-    public var network: String { config.name }
-    public let embeddingSize: Int
-    public var inputMultiple: Int { 32 }
-    public let stageNames: [String]
-    public let classifier: LinearClassifier?
+package final class RDNet: ImageEncoder {
+    package let config: RDNetConfig
+    package var network: String { config.name }
+    package let embeddingSize: Int
+    package var inputMultiple: Int { 32 }
+    package let stageNames: [String]
+    package let classifier: LinearClassifier?
+    /// The kernel layout the weights were packed for.
+    package let packedFor: KernelTable
 
     let stem: Stem
     /// Named stages (stage1, stage2, …: the body is cut at each downsampling), each a run of
@@ -279,10 +266,11 @@ public final class RDNet: ImageEncoder {
     /// its exact shape). The classifier (`classifier.weight`/`.bias`) is bound when the source has
     /// one; `numClasses` then must match it if given. With a seeded binder, `numClasses` > 0 adds a
     /// seeded classifier.
-    public init(config: RDNetConfig, binder: ParameterBinder, numClasses: Int? = nil) throws {
+    package init(config: RDNetConfig, binder: ParameterBinder, numClasses: Int? = nil, kernels: KernelTable) throws {
         try config.validate()
         self.config = config
-        stem = try Stem(binder.scope("stem"), channels: config.numInitFeatures)
+        packedFor = kernels
+        stem = try Stem(binder.scope("stem"), channels: config.numInitFeatures, kernels: kernels)
 
         // Mirrors RDNet.__init__: a transition (LayerNorm2d, conv) precedes every dense stage but
         // the first; a downsampling one also starts a new named stage. Modules are numbered in
@@ -304,7 +292,8 @@ public final class RDNet: ImageEncoder {
                 }
                 let scope = body.scope("stage\(named.count + 1)")
                 transition = try Transition(normBinder: scope.scope(position), convBinder: scope.scope(position + 1),
-                                            inputs: features, outputs: compressed, downsample: downsample)
+                                            inputs: features, outputs: compressed, downsample: downsample,
+                                            kernels: kernels)
                 position += 2
                 features = compressed
             }
@@ -312,7 +301,7 @@ public final class RDNet: ImageEncoder {
             let growth = config.growthRates[i]
             let blocks = try (0..<config.numBlocksList[i]).map { b in
                 try DenseBlock(scope.scope(b), inputs: features + b * growth, growth: growth,
-                               withESE: config.blockTypeName[i] == "BlockESE")
+                               withESE: config.blockTypeName[i] == "BlockESE", kernels: kernels)
             }
             position += 1
             let outputs = features + config.numBlocksList[i] * growth
@@ -325,52 +314,32 @@ public final class RDNet: ImageEncoder {
         stageNames = named.map(\.0).filter { RDNet.returnStages.contains($0) }
         embeddingSize = features
         finalNorm = try ChannelNorm(binder.scope("features").scope("1"), channels: features, epsilon: 1e-5)
-        classifier = try RDNet.bindClassifier(binder.scope("classifier"), config: config, inputs: features,
-                                              numClasses: numClasses)
+        classifier = try LinearClassifier.bind(binder.scope("classifier"), network: config.name, inputs: features,
+                                               numClasses: numClasses, hasBias: config.headBias)
         try binder.finish()
-    }
-
-    private static func bindClassifier(_ binder: ParameterBinder, config: RDNetConfig, inputs: Int,
-                                       numClasses: Int?) throws -> LinearClassifier? {
-        let classes: Int
-        if let stored = binder.shape(of: "weight") {
-            guard stored.count == 2, stored[1] == inputs, stored[0] > 0 else {
-                throw WeightBindingError.shapeMismatch(name: "classifier.weight", expected: [numClasses ?? -1, inputs], found: stored)
-            }
-            if let numClasses, numClasses != stored[0] {
-                throw WeightBindingError.invalidConfig("\(config.name): asked for \(numClasses) classes, the checkpoint's classifier has \(stored[0])")
-            }
-            classes = stored[0]
-        } else {
-            guard let numClasses, numClasses > 0 else { return nil }
-            classes = numClasses
-        }
-        let weight = try binder.tensor("weight", shape: [classes, inputs])
-        let bias = config.headBias ? try binder.tensor("bias", shape: [classes]) : Tensor(zeros: [classes])
-        return try LinearClassifier(weight: weight, bias: bias)
     }
 
     // MARK: Forward
 
     /// Runs stem and body; `visit(name, map)` sees each named stage's output as it completes.
-    private func body(_ batch: Tensor, visit: (String, FeatureMap) -> Void) throws -> FeatureMap {
-        try validateInput(batch)
+    private func body(_ batch: Tensor, context: ComputeContext, visit: (String, FeatureMap) -> Void) throws -> FeatureMap {
+        try validateInput(batch, context: context)
         let n = batch.shape[0], height = batch.shape[1], width = batch.shape[2]
-        let workspace = makeWorkspace(batch: n, height: height, width: width)
+        let workspace = makeWorkspace(batch: n, height: height, width: width, context: context)
         var h = height / 4, w = width / 4
         var map = FeatureMap(batch: n, height: h, width: w, stride: stages[0].denseStages[0].outputs)  // N×h×w×T
         batch.withUnsafeBufferPointer { image in
-            stem(image.baseAddress!, into: map, workspace: workspace)                                   // [..F0]
+            stem(image.baseAddress!, into: map, workspace: workspace, context: context)                                   // [..F0]
         }
         for stage in stages {
             for dense in stage.denseStages {
                 if let transition = dense.transition {
                     if transition.stride == 2 { h /= 2; w /= 2 }
                     let next = FeatureMap(batch: n, height: h, width: w, stride: dense.outputs)        // N×h×w×T
-                    transition(map, into: next, workspace: workspace)                                   // [..F]
+                    transition(map, into: next, workspace: workspace, context: context)                                   // [..F]
                     map = next
                 }
-                dense(map, workspace: workspace)                                                        // [..T]
+                dense(map, workspace: workspace, context: context)                                  // [..T]
             }
             visit(stage.name, map)
         }
@@ -379,8 +348,8 @@ public final class RDNet: ImageEncoder {
 
     /// Sizes the per-worker scratch for this input: for every layer, its largest chunk times
     /// its a1/a2 row stride, and the largest depthwise ring.
-    private func makeWorkspace(batch n: Int, height: Int, width: Int) -> Workspace {
-        let workers = max(1, ComputeThreads.count)
+    private func makeWorkspace(batch n: Int, height: Int, width: Int, context: ComputeContext) -> Workspace {
+        let workers = context.threads
         var h = height / 4, w = width / 4
         func chunkRows() -> Int { ChunkPlan(lines: n * h, width: w, workers: workers).linesPerChunk * w }
         var a1 = chunkRows() * Workspace.rowStride(stem.conv.inputs), a2 = 0, ring = 0
@@ -393,7 +362,7 @@ public final class RDNet: ImageEncoder {
                 for block in dense.blocks {
                     a1 = max(a1, chunkRows() * Workspace.rowStride(block.inputs))
                     a2 = max(a2, chunkRows() * Workspace.rowStride(block.bottleneck))
-                    ring = max(ring, block.depthwise.scratchCount(width: w))
+                    ring = max(ring, block.depthwise.scratchCount(width: w, kernels: context.kernels))
                 }
             }
         }
@@ -401,40 +370,41 @@ public final class RDNet: ImageEncoder {
     }
 
     /// N×embeddingSize: global average pool → LayerNorm (eps 1e-5), Birder's `embedding()`.
-    public func embedding(_ batch: Tensor) throws -> Tensor {
-        try pooledEmbedding(body(batch) { _, _ in })
+    package func embedding(_ batch: Tensor, context: ComputeContext) throws -> Tensor {
+        try pooledEmbedding(body(batch, context: context) { _, _ in }, context: context)
     }
 
     /// Stage name → N×C×h×w (NCHW, as Birder returns them) for stage1…stage4.
-    public func detectionFeatures(_ batch: Tensor) throws -> [(name: String, features: Tensor)] {
-        try embeddingAndDetectionFeatures(batch, embedding: false).features
+    package func detectionFeatures(_ batch: Tensor, context: ComputeContext) throws -> [(name: String, features: Tensor)] {
+        try embeddingAndDetectionFeatures(batch, embedding: false, context: context).features
     }
 
     /// Both outputs from one pass through the network (`embedding` false skips the pooling).
-    public func embeddingAndDetectionFeatures(_ batch: Tensor, embedding: Bool = true) throws
+    package func embeddingAndDetectionFeatures(_ batch: Tensor, embedding: Bool = true, context: ComputeContext) throws
         -> (embedding: Tensor?, features: [(name: String, features: Tensor)]) {
         var maps: [(String, FeatureMap)] = []
-        let final = try body(batch) { name, map in
+        let final = try body(batch, context: context) { name, map in
             if RDNet.returnStages.contains(name) { maps.append((name, map)) }
         }
-        return (embedding ? pooledEmbedding(final) : nil, maps.map { ($0.0, $0.1.nchw()) })
+        return (embedding ? pooledEmbedding(final, context: context) : nil, maps.map { ($0.0, $0.1.nchw()) })
     }
 
-    private func pooledEmbedding(_ map: FeatureMap) -> Tensor {
+    private func pooledEmbedding(_ map: FeatureMap, context: ComputeContext) -> Tensor {
         let n = map.batch, t = map.stride
         var pooled = Tensor(zeros: [n, t])                                           // N×T
         pooled.withUnsafeMutableBufferPointer { out in
             meanPoolNHWC(map.base, batch: n, pixels: map.height * map.width, channels: t, output: out.baseAddress!)
-            finalNorm(out.baseAddress!, rows: n, inputStride: t, into: out.baseAddress!, outputStride: t)
+            finalNorm(out.baseAddress!, rows: n, inputStride: t, into: out.baseAddress!, outputStride: t,
+                      kernels: context.kernels)
         }
         return pooled
     }
 
     /// N×K class probabilities from the checkpoint's classifier.
-    public func probabilities(_ batch: Tensor) throws -> Tensor {
+    package func probabilities(_ batch: Tensor, context: ComputeContext) throws -> Tensor {
         guard let classifier else {
             throw WeightBindingError.invalidConfig("\(network): the weights have no classifier; load a head")
         }
-        return try classifier.probabilities(embedding(batch))
+        return try classifier.probabilities(embedding(batch, context: context), context: context)
     }
 }

@@ -1,27 +1,27 @@
-public import BirderCore
+import BirderCore
 
 /// The hyper-parameters of an RDNet, as Birder's registry holds them (birder/net/rdnet.py), one
 /// entry per dense stage.
-public struct RDNetConfig: Sendable, Equatable {
+package struct RDNetConfig: Sendable, Equatable {
     /// Birder's network name (`rdnet_t`, …); reported by `RDNet.network`.
-    public var name: String
+    package var name: String
     /// Width of the stem (`num_init_features`).
-    public var numInitFeatures: Int
+    package var numInitFeatures: Int
     /// Channels each block adds, per dense stage (`growth_rates`).
-    public var growthRates: [Int]
+    package var growthRates: [Int]
     /// Blocks per dense stage (`num_blocks_list`).
-    public var numBlocksList: [Int]
+    package var numBlocksList: [Int]
     /// Whether the transition before a dense stage downsamples 2× (`is_downsample_block`; the
     /// first entry is unused: the first stage has no transition).
-    public var isDownsampleBlock: [Bool]
+    package var isDownsampleBlock: [Bool]
     /// Channels kept by a transition (`transition_compression_ratio`).
-    public var transitionCompressionRatio: Double
+    package var transitionCompressionRatio: Double
     /// `Block` or `BlockESE` per dense stage (`block_type_name`).
-    public var blockTypeName: [String]
+    package var blockTypeName: [String]
     /// Whether the classifier has a bias (Birder's `head_bias`, default true).
-    public var headBias: Bool
+    package var headBias: Bool
 
-    public init(name: String, numInitFeatures: Int, growthRates: [Int], numBlocksList: [Int],
+    package init(name: String, numInitFeatures: Int, growthRates: [Int], numBlocksList: [Int],
                 isDownsampleBlock: [Bool], transitionCompressionRatio: Double, blockTypeName: [String],
                 headBias: Bool = true) {
         self.name = name
@@ -34,32 +34,32 @@ public struct RDNetConfig: Sendable, Equatable {
         self.headBias = headBias
     }
 
-    public static let rdnetT = RDNetConfig(
+    package static let rdnetT = RDNetConfig(
         name: "rdnet_t", numInitFeatures: 64, growthRates: [64, 104, 128, 128, 128, 128, 224],
         numBlocksList: Array(repeating: 3, count: 7),
         isDownsampleBlock: [false, true, true, false, false, false, true], transitionCompressionRatio: 0.5,
         blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 5))
 
-    public static let rdnetS = RDNetConfig(
+    package static let rdnetS = RDNetConfig(
         name: "rdnet_s", numInitFeatures: 72, growthRates: [64, 128] + Array(repeating: 128, count: 7) + [240, 240],
         numBlocksList: Array(repeating: 3, count: 11),
         isDownsampleBlock: [false, true, true, false, false, false, false, false, false, true, false],
         transitionCompressionRatio: 0.5, blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 9))
 
-    public static let rdnetB = RDNetConfig(
+    package static let rdnetB = RDNetConfig(
         name: "rdnet_b", numInitFeatures: 120, growthRates: [96, 128] + Array(repeating: 168, count: 7) + [336, 336],
         numBlocksList: Array(repeating: 3, count: 11),
         isDownsampleBlock: [false, true, true, false, false, false, false, false, false, true, false],
         transitionCompressionRatio: 0.5, blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 9))
 
-    public static let rdnetL = RDNetConfig(
+    package static let rdnetL = RDNetConfig(
         name: "rdnet_l", numInitFeatures: 144, growthRates: [128, 192] + Array(repeating: 256, count: 8) + [360, 360],
         numBlocksList: Array(repeating: 3, count: 12),
         isDownsampleBlock: [false, true, true, false, false, false, false, false, false, false, true, false],
         transitionCompressionRatio: 0.5, blockTypeName: ["Block", "Block"] + Array(repeating: "BlockESE", count: 10))
 
     /// The registered config of a Birder network name, or nil.
-    public static func named(_ network: String) -> RDNetConfig? {
+    package static func named(_ network: String) -> RDNetConfig? {
         switch network {
         case "rdnet_t": return .rdnetT
         case "rdnet_s": return .rdnetS
@@ -73,7 +73,7 @@ public struct RDNetConfig: Sendable, Equatable {
     /// `self.config.update(config)` does. Keys Birder's RDNet reads are checked for type;
     /// `drop_path_rate` (training only) and keys RDNet never reads are ignored, as in Birder;
     /// `mlp_head: true` is refused (not supported).
-    public func overridden(by overrides: [String: ConfigValue]) throws -> RDNetConfig {
+    package func overridden(by overrides: [String: ConfigValue]) throws -> RDNetConfig {
         var config = self
         func fail(_ key: String, _ expected: String) -> WeightBindingError {
             .invalidConfig("\(name): config key '\(key)' must be \(expected), got \(overrides[key]!)")
@@ -111,7 +111,7 @@ public struct RDNetConfig: Sendable, Equatable {
     }
 
     /// Checks the lists agree and every width is usable.
-    public func validate() throws {
+    package func validate() throws {
         func fail(_ reason: String) -> WeightBindingError { .invalidConfig("\(name): \(reason)") }
         let stages = growthRates.count
         guard stages > 0 else { throw fail("growth_rates is empty") }
@@ -139,7 +139,7 @@ public struct RDNetConfig: Sendable, Equatable {
 
     /// Channels of each named stage's output (Birder's `return_channels`; the last is the
     /// embedding width). Assumes a valid config.
-    public var returnChannels: [Int] {
+    package var returnChannels: [Int] {
         var channels: [Int] = []
         var features = numInitFeatures
         for i in 0..<growthRates.count {

@@ -1,4 +1,4 @@
-public import BirderCore
+import BirderCore
 
 /// A ViT's learned absolute position embedding: rows for the special tokens (when Birder's
 /// `pos_embed_special_tokens` includes them) followed by an h×w grid of patch positions, row-major.
@@ -9,21 +9,21 @@ public import BirderCore
 ///   **antialiased** (the function's default `antialias=True`).
 /// - `_get_pos_embed` per input when `dynamic_size` is set and the input differs from the model's
 ///   size: from the (possibly adjusted) embedding, with `pos_embed_antialias` (default False).
-public struct PositionEmbedding: Sendable {
+package struct PositionEmbedding: Sendable {
     /// prefixCount×D
-    public let prefix: Tensor
+    package let prefix: Tensor
     /// gridHeight×gridWidth×D
-    public let grid: Tensor
-    public let gridHeight: Int
-    public let gridWidth: Int
+    package let grid: Tensor
+    package let gridHeight: Int
+    package let gridWidth: Int
 
-    public var width: Int { grid.shape[2] }
-    public var prefixCount: Int { prefix.shape[0] }
+    package var width: Int { grid.shape[2] }
+    package var prefixCount: Int { prefix.shape[0] }
     /// (prefixCount + gridHeight·gridWidth)×D, the rows in Birder's order.
-    public var rows: Int { prefixCount + gridHeight * gridWidth }
+    package var rows: Int { prefixCount + gridHeight * gridWidth }
 
     /// Splits Birder's `pos_embedding` [1, prefixCount + h·w, D].
-    public init(parameter: Tensor, prefixCount: Int, gridHeight: Int, gridWidth: Int) throws {
+    package init(parameter: Tensor, prefixCount: Int, gridHeight: Int, gridWidth: Int) throws {
         guard parameter.rank == 3, parameter.shape[0] == 1,
               parameter.shape[1] == prefixCount + gridHeight * gridWidth else {
             throw WeightBindingError.shapeMismatch(name: "pos_embedding",
@@ -47,7 +47,7 @@ public struct PositionEmbedding: Sendable {
 
     /// The embedding for an h×w patch grid: itself when the grid matches, else the grid resized as
     /// `F.interpolate(..., mode, align_corners=False, antialias)` does.
-    public func resized(height: Int, width newWidth: Int, mode: InterpolationMode, antialias: Bool) -> PositionEmbedding {
+    package func resized(height: Int, width newWidth: Int, mode: InterpolationMode, antialias: Bool) -> PositionEmbedding {
         if height == gridHeight && newWidth == gridWidth { return self }
         let d = width
         let resized = Tensor(shape: [height, newWidth, d]) { out in
@@ -61,7 +61,7 @@ public struct PositionEmbedding: Sendable {
     }
 
     /// All rows, (prefixCount + h·w)×D, as Birder's `pos_embedding[0]`.
-    public var allRows: Tensor {
+    package var allRows: Tensor {
         let d = width
         return Tensor(shape: [rows, d]) { out in
             prefix.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }

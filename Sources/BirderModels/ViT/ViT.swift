@@ -1,4 +1,4 @@
-public import BirderCore
+import BirderCore
 
 // Shape legend (ViT-B/16 at 224×224 in brackets):
 //   N  images                      H×W  input size, multiples of P
@@ -23,16 +23,16 @@ public import BirderCore
 ///
 /// Immutable after construction and safe to share
 /// between threads: every call allocates its own scratch memory.
-public final class ViT: ImageEncoder {
-    public let config: ViTConfig
+package final class ViT: ImageEncoder {
+    package let config: ViTConfig
     /// The input size the position embedding is laid out for (after any `adjustedSize`).
-    public let size: (height: Int, width: Int)
+    package let size: (height: Int, width: Int)
     /// Whether inputs of other sizes get a per-input resized position embedding (Birder's
     /// `set_dynamic_size()`); when false they are refused.
-    public let dynamicSize: Bool
-    public let classifier: LinearClassifier?
-    /// How the forward pass uses the cores.
-    public let threading: ViTThreading
+    package let dynamicSize: Bool
+    package let classifier: LinearClassifier?
+    /// The kernel layout the linear layers were packed for.
+    package let packedFor: KernelTable
 
     let patchEmbedding: PatchEmbedding
     let classToken: Tensor?          // D
@@ -47,10 +47,10 @@ public final class ViT: ImageEncoder {
     /// keeping GEMMs large (16·197 = 3152 rows).
     static let imagesPerPass = 16
 
-    public var network: String { config.network }
-    public var embeddingSize: Int { config.hiddenDim }
-    public var inputMultiple: Int { config.patchSize }
-    public let stageNames = ["stage1"]
+    package var network: String { config.network }
+    package var embeddingSize: Int { config.hiddenDim }
+    package var inputMultiple: Int { config.patchSize }
+    package let stageNames = ["stage1"]
 
     /// Builds the network and binds every tensor by its Birder name, then calls `binder.finish()`
     /// (so a checkpoint with tensors the network does not use is refused).
@@ -63,9 +63,9 @@ public final class ViT: ImageEncoder {
     ///   `adjust_size` does: the position grid is resized once, bicubic **antialiased**.
     /// - dynamicSize: accept inputs of other sizes, resizing the position embedding per input as
     ///   Birder's `set_dynamic_size()` does (no antialias unless the config says so).
-    public init(config: ViTConfig, binder: ParameterBinder, numClasses: Int? = nil, classNames: [String] = [],
+    package init(config: ViTConfig, binder: ParameterBinder, numClasses: Int? = nil, classNames: [String] = [],
                 size: (height: Int, width: Int) = (224, 224), adjustedSize: (height: Int, width: Int)? = nil,
-                dynamicSize: Bool = true, threading: ViTThreading = .engine) throws {
+                dynamicSize: Bool = true, kernels: KernelTable) throws {
         try config.validate()
         let d = config.hiddenDim, p = config.patchSize
         for (h, w) in [size] + (adjustedSize.map { [$0] } ?? []) {
@@ -75,9 +75,9 @@ public final class ViT: ImageEncoder {
         }
         self.config = config
         self.dynamicSize = dynamicSize
-        self.threading = threading
+        packedFor = kernels
 
-        patchEmbedding = try PatchEmbedding(binder.scope("conv_proj"), config: config)
+        patchEmbedding = try PatchEmbedding(binder.scope("conv_proj"), config: config, kernels: kernels)
         classToken = config.classToken ? try binder.tensor("class_token", shape: [1, 1, d]).reshaped([d]) : nil
         registerTokens = config.numRegTokens > 0
             ? try binder.tensor("reg_tokens", shape: [1, config.numRegTokens, d]).reshaped([config.numRegTokens, d]) : nil
@@ -102,29 +102,22 @@ public final class ViT: ImageEncoder {
         preBlockNorm = config.preNorm
             ? try LayerNorm(encoder.scope("pre_block").scope(config.preBlockNormIndex), width: d, epsilon: config.normEpsilon)
             : nil
-        blocks = try (0..<config.numLayers).map { try EncoderBlock(encoder.scope("block").scope($0), config: config) }
+        blocks = try (0..<config.numLayers).map {
+            try EncoderBlock(encoder.scope("block").scope($0), config: config, kernels: kernels)
+        }
         norm = config.postNorm && !config.normAfterPool
             ? try LayerNorm(binder.scope("norm"), width: d, epsilon: config.normEpsilon) : nil
         embeddingNorm = config.postNorm && config.normAfterPool
             ? try LayerNorm(binder.scope("embedding_norm"), width: d, epsilon: config.normEpsilon) : nil
 
-        let classes = numClasses ?? binder.shape(of: "classifier.weight")?.first ?? 0
-        if classes > 0 {
-            let weight = try binder.tensor("classifier.weight", shape: [classes, d])
-            let bias = config.headBias ? try binder.tensor("classifier.bias", shape: [classes]) : Tensor(zeros: [classes])
-            classifier = try LinearClassifier(weight: weight, bias: bias, classNames: classNames)
-        } else {
-            guard classNames.isEmpty else {
-                throw WeightBindingError.invalidConfig("\(classNames.count) class names for a network without classifier")
-            }
-            classifier = nil
-        }
+        classifier = try LinearClassifier.bind(binder.scope("classifier"), network: config.network, inputs: d,
+                                               numClasses: numClasses, hasBias: config.headBias, classNames: classNames)
         try binder.finish()
     }
 
     /// The same network (weights shared, not copied) for another input size, as Birder's
     /// `adjust_size(new_size)`: the position grid resized once, antialiased, from this one's.
-    public func adjustingSize(to newSize: (height: Int, width: Int)) throws -> ViT {
+    package func adjustingSize(to newSize: (height: Int, width: Int)) throws -> ViT {
         let p = config.patchSize
         guard newSize.height > 0, newSize.width > 0, newSize.height % p == 0, newSize.width % p == 0 else {
             throw WeightBindingError.invalidConfig("\(network): size \(newSize.height)×\(newSize.width) is not a positive multiple of the patch size \(p)")
@@ -132,26 +125,21 @@ public final class ViT: ImageEncoder {
         if newSize == size { return self }
         let position = positionEmbedding?.resized(height: newSize.height / p, width: newSize.width / p,
                                                   mode: config.posEmbedInterpolation, antialias: true)
-        return ViT(copying: self, size: newSize, positionEmbedding: position, dynamicSize: dynamicSize, threading: threading)
+        return ViT(copying: self, size: newSize, positionEmbedding: position, dynamicSize: dynamicSize)
     }
 
     /// The same network (weights shared) with dynamic input sizes switched on or off.
-    public func withDynamicSize(_ dynamic: Bool) -> ViT {
-        ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamic, threading: threading)
-    }
-
-    /// The same network (weights shared) using the cores another way.
-    public func withThreading(_ threading: ViTThreading) -> ViT {
-        ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamicSize, threading: threading)
+    package func withDynamicSize(_ dynamic: Bool) -> ViT {
+        ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamic)
     }
 
     private init(copying other: ViT, size: (height: Int, width: Int), positionEmbedding: PositionEmbedding?,
-                 dynamicSize: Bool, threading: ViTThreading) {
+                 dynamicSize: Bool) {
         config = other.config
         self.size = size
         self.dynamicSize = dynamicSize
         classifier = other.classifier
-        self.threading = threading
+        packedFor = other.packedFor
         patchEmbedding = other.patchEmbedding
         classToken = other.classToken
         registerTokens = other.registerTokens
@@ -165,49 +153,49 @@ public final class ViT: ImageEncoder {
     // MARK: - Public outputs
 
     /// N×D: Birder's `embedding(x)`, the normalised class token (or pooled patch tokens).
-    public func embedding(_ batch: Tensor) throws -> Tensor {
-        try forward(batch, wantEmbedding: true, wantFeatures: false).embedding!
+    package func embedding(_ batch: Tensor, context: ComputeContext) throws -> Tensor {
+        try forward(batch, wantEmbedding: true, wantFeatures: false, context: context).embedding!
     }
 
     /// `stage1`: the encoder output before the final norm, class/register tokens dropped, N×D×h×w.
-    public func detectionFeatures(_ batch: Tensor) throws -> [(name: String, features: Tensor)] {
-        [(stageNames[0], try forward(batch, wantEmbedding: false, wantFeatures: true).features!)]
+    package func detectionFeatures(_ batch: Tensor, context: ComputeContext) throws -> [(name: String, features: Tensor)] {
+        [(stageNames[0], try forward(batch, wantEmbedding: false, wantFeatures: true, context: context).features!)]
     }
 
     /// The stage a name refers to: `stage1`, or `neck`, the name the model card uses for it.
-    public static func stageName(for name: String) -> String? {
+    package static func stageName(for name: String) -> String? {
         name == "stage1" || name == "neck" ? "stage1" : nil
     }
 
     /// The detection features of one stage by name (`stage1` or its alias `neck`).
-    public func detectionFeatures(_ batch: Tensor, stage name: String) throws -> Tensor {
+    package func detectionFeatures(_ batch: Tensor, stage name: String, context: ComputeContext) throws -> Tensor {
         guard ViT.stageName(for: name) != nil else {
             throw ModelInputError.badShape(network: network, shape: batch.shape,
                                            reason: "no feature stage '\(name)' (stages: stage1, alias neck)")
         }
-        return try forward(batch, wantEmbedding: false, wantFeatures: true).features!
+        return try forward(batch, wantEmbedding: false, wantFeatures: true, context: context).features!
     }
 
     /// Embedding and detection features from one pass.
-    public func embeddingAndFeatures(_ batch: Tensor) throws -> (embedding: Tensor, features: Tensor) {
-        let out = try forward(batch, wantEmbedding: true, wantFeatures: true)
+    package func embeddingAndFeatures(_ batch: Tensor, context: ComputeContext) throws -> (embedding: Tensor, features: Tensor) {
+        let out = try forward(batch, wantEmbedding: true, wantFeatures: true, context: context)
         return (out.embedding!, out.features!)
     }
 
     /// N×C logits of `head` (default: the checkpoint's classifier), Birder's `forward(x)`.
-    public func logits(_ batch: Tensor, head: LinearClassifier? = nil) throws -> Tensor {
+    package func logits(_ batch: Tensor, head: LinearClassifier? = nil, context: ComputeContext) throws -> Tensor {
         guard let head = head ?? classifier else {
             throw ModelInputError.badShape(network: network, shape: batch.shape, reason: "the network has no classifier; pass a head")
         }
-        return try head.logits(embedding(batch))
+        return try head.logits(embedding(batch, context: context), context: context)
     }
 
     /// N×C: softmax of `logits`.
-    public func probabilities(_ batch: Tensor, head: LinearClassifier? = nil) throws -> Tensor {
+    package func probabilities(_ batch: Tensor, head: LinearClassifier? = nil, context: ComputeContext) throws -> Tensor {
         guard let head = head ?? classifier else {
             throw ModelInputError.badShape(network: network, shape: batch.shape, reason: "the network has no classifier; pass a head")
         }
-        return try head.probabilities(embedding(batch))
+        return try head.probabilities(embedding(batch, context: context), context: context)
     }
 
     // MARK: - Forward
@@ -224,8 +212,9 @@ public final class ViT: ImageEncoder {
                                          antialias: config.posEmbedAntialias)
     }
 
-    func forward(_ batch: Tensor, wantEmbedding: Bool, wantFeatures: Bool) throws -> (embedding: Tensor?, features: Tensor?) {
-        try validateInput(batch)
+    func forward(_ batch: Tensor, wantEmbedding: Bool, wantFeatures: Bool,
+                 context: ComputeContext) throws -> (embedding: Tensor?, features: Tensor?) {
+        try validateInput(batch, context: context)
         let n = batch.shape[0], height = batch.shape[1], width = batch.shape[2]
         let p = config.patchSize, d = config.hiddenDim
         let (h, w) = (height / p, width / p)
@@ -242,22 +231,19 @@ public final class ViT: ImageEncoder {
         while first < n {
             let count = min(chunk, n - first)
             batch.withUnsafeBufferPointer { images in
-                // .engine: the engine's threads only (see ViTThreading)
-                withBLASThreads(threading == .engine ? 1 : ComputeThreads.count) {
-                    encode(images.baseAddress! + first * imageSize, images: count, height: height, width: width,
-                           position: position, scratch: scratch)
-                }
+                encode(images.baseAddress! + first * imageSize, images: count, height: height, width: width,
+                       position: position, scratch: scratch, context: context)
             }
             // scratch.x: encoder output, (count·T)×D
             if embedding != nil {
                 embedding!.withUnsafeMutableBufferPointer { out in
-                    pool(scratch, images: count, tokens: t, output: out.baseAddress! + first * d)
+                    pool(scratch, images: count, tokens: t, output: out.baseAddress! + first * d, context: context)
                 }
             }
             if features != nil {
                 features!.withUnsafeMutableBufferPointer { out in
                     patchTokensToNCHW(scratch.x, images: count, tokens: t, firstPatch: s, width: d,
-                                      output: out.baseAddress! + first * d * l)
+                                      output: out.baseAddress! + first * d * l, context: context)
                 }
             }
             first += count
@@ -267,14 +253,14 @@ public final class ViT: ImageEncoder {
 
     /// images → scratch.x = encoder output (before the final norm), (N·T)×D.
     func encode(_ images: UnsafePointer<Float>, images n: Int, height: Int, width: Int,
-                position: PositionEmbedding?, scratch: ViTScratch) {
+                position: PositionEmbedding?, scratch: ViTScratch, context: ComputeContext) {
         let p = config.patchSize, d = config.hiddenDim
         let l = (height / p) * (width / p), s = config.numSpecialTokens, t = s + l
         let x = scratch.x  // (N·T)×D
 
         // Patch tokens into rows S..<T of every image, then [REG…, CLS] into rows 0..<S.
         patchEmbedding(images, batch: n, height: height, width: width, patches: scratch.hidden,
-                       tokens: x, tokensPerImage: t, firstPatchToken: s, threads: threading.gemmThreads)
+                       tokens: x, tokensPerImage: t, firstPatchToken: s, context: context)
         let allPositions = config.posEmbedSpecialTokens ? position?.allRows : nil  // T×D
         for image in 0..<n {
             let tokens = x + image * t * d  // T×D
@@ -282,56 +268,57 @@ public final class ViT: ImageEncoder {
             if let classToken { (tokens + config.numRegTokens * d).update(from: classToken.pointer, count: d) }
             // + conv bias on patches; + pos_embedding on all T rows (or on patches only)
             if let allPositions {
-                residualAddLayerNormRows(tokens, rows: t, columns: d, branch: allPositions.pointer, bias: nil, norm: nil)
+                context.residualAddLayerNormRows(tokens, rows: t, columns: d, branch: allPositions.pointer, bias: nil, norm: nil)
                 if let bias = patchEmbedding.bias {
-                    addBiasRows(tokens + s * d, rows: l, columns: d, bias: bias.pointer)
+                    context.addBiasRows(tokens + s * d, rows: l, columns: d, bias: bias.pointer)
                 }
             } else {
-                residualAddLayerNormRows(tokens + s * d, rows: l, columns: d, branch: position?.grid.pointer,
+                context.residualAddLayerNormRows(tokens + s * d, rows: l, columns: d, branch: position?.grid.pointer,
                                          bias: patchEmbedding.bias?.pointer, norm: nil)
             }
         }
 
         let rows = n * t
-        preBlockNorm?(x, rows: rows, output: x)
+        preBlockNorm?(x, rows: rows, output: x, context: context)
         guard let firstBlock = blocks.first else { return }
         // normed = block 0's norm1(x)
-        residualAddLayerNormRows(x, rows: rows, columns: d, bias: nil, norm: firstBlock.norm1.into(scratch.normed))
+        context.residualAddLayerNormRows(x, rows: rows, columns: d, bias: nil, norm: firstBlock.norm1.into(scratch.normed))
         for (index, block) in blocks.enumerated() {
             let next = index + 1 < blocks.count ? blocks[index + 1].norm1 : nil
-            block(x, images: n, tokens: t, next: next, scratch: scratch, threading: threading)
+            block(x, images: n, tokens: t, next: next, scratch: scratch, context: context)
         }
     }
 
     /// Birder's `embedding_from_features(norm(x))`: the class token (after the register tokens) or
     /// the mean of the patch tokens, normalised by `norm` before or `embedding_norm` after pooling.
-    func pool(_ scratch: ViTScratch, images n: Int, tokens t: Int, output: UnsafeMutablePointer<Float>) {
+    func pool(_ scratch: ViTScratch, images n: Int, tokens t: Int, output: UnsafeMutablePointer<Float>,
+              context: ComputeContext) {
         let d = config.hiddenDim, s = config.numSpecialTokens, l = t - s
         for image in 0..<n {
             let tokens = scratch.x + image * t * d  // T×D
             let out = output + image * d            // D
             if config.classToken {
                 let cls = tokens + config.numRegTokens * d
-                if let norm { norm(cls, rows: 1, output: out) } else { out.update(from: cls, count: d) }
+                if let norm { norm(cls, rows: 1, output: out, context: context) } else { out.update(from: cls, count: d) }
             } else if let norm {
                 // norm every patch token, then average: L×D → D
                 let normed = scratch.normed
-                norm(tokens + s * d, rows: l, output: normed)
+                norm(tokens + s * d, rows: l, output: normed, context: context)
                 meanPoolNHWC(normed, batch: 1, pixels: l, channels: d, output: out)
             } else {
                 meanPoolNHWC(tokens + s * d, batch: 1, pixels: l, channels: d, output: out)
             }
-            embeddingNorm?(out, rows: 1, output: out)
+            embeddingNorm?(out, rows: 1, output: out, context: context)
         }
     }
 }
 
 /// Patch tokens of each image's T×D block (from row `firstPatch`) → N×D×L (NCHW with L = h·w).
 func patchTokensToNCHW(_ x: UnsafePointer<Float>, images: Int, tokens: Int, firstPatch: Int, width d: Int,
-                       output: UnsafeMutablePointer<Float>) {
+                       output: UnsafeMutablePointer<Float>, context: ComputeContext) {
     let l = tokens - firstPatch
     let shared = UncheckedSendable((x, output))
-    parallelFor(images * d, grain: 64) { range in
+    context.parallelFor(images * d, grain: 64) { range in
         let (x, output) = shared.value
         for item in range {
             let image = item / d, channel = item % d

@@ -1,4 +1,4 @@
-public import BirderCore
+import BirderCore
 
 /// The structure of one of Birder's plain ViTs (`birder/net/vit.py`, sizes in `_vit_configs.py`):
 /// a patchify stem, LayerNorm transformer blocks with a GELU MLP, a class token or average pooling.
@@ -13,38 +13,38 @@ public import BirderCore
 /// - `absPosEmbed`: `pos_embedding` [1, (special tokens if `posEmbedSpecialTokens`) + h·w, D].
 /// - `layerScale`: `encoder.block.i.layer_scale_{1,2}.gamma` [D]; `qkvBias`: `attn.qkv.bias`.
 /// - `headBias`: `classifier.bias` next to `classifier.weight`.
-public struct ViTConfig: Sendable, Equatable {
+package struct ViTConfig: Sendable, Equatable {
     /// Birder's network name this config was built from (e.g. `vit_b16_pn`).
-    public var network: String
-    public var patchSize: Int
-    public var numLayers: Int
-    public var numHeads: Int
-    public var hiddenDim: Int
-    public var mlpDim: Int
-    public var preNorm: Bool = false
-    public var postNorm: Bool = true
-    public var normAfterPool: Bool = false
+    package var network: String
+    package var patchSize: Int
+    package var numLayers: Int
+    package var numHeads: Int
+    package var hiddenDim: Int
+    package var mlpDim: Int
+    package var preNorm: Bool = false
+    package var postNorm: Bool = true
+    package var normAfterPool: Bool = false
     /// LayerNorm epsilon everywhere in the network (`norm_layer_eps`).
-    public var normEpsilon: Double = 1e-6
-    public var classToken: Bool = true
-    public var numRegTokens: Int = 0
+    package var normEpsilon: Double = 1e-6
+    package var classToken: Bool = true
+    package var numRegTokens: Int = 0
     /// `layer_scale_init_value` is set: blocks scale both branches by a learned gamma.
-    public var layerScale: Bool = false
-    public var qkvBias: Bool = true
-    public var activation: GELUKind = .exact
-    public var absPosEmbed: Bool = true
+    package var layerScale: Bool = false
+    package var qkvBias: Bool = true
+    package var activation: GELUKind = .exact
+    package var absPosEmbed: Bool = true
     /// Whether `pos_embedding` also covers the class/register tokens.
-    public var posEmbedSpecialTokens: Bool = true
+    package var posEmbedSpecialTokens: Bool = true
     /// Position-embedding resize filter (`pos_embed_interpolation_mode`).
-    public var posEmbedInterpolation: InterpolationMode = .bicubic
+    package var posEmbedInterpolation: InterpolationMode = .bicubic
     /// Antialiasing of the per-input (dynamic size) resize; Birder's `adjust_size` always antialiases.
-    public var posEmbedAntialias: Bool = false
-    public var headBias: Bool = true
+    package var posEmbedAntialias: Bool = false
+    package var headBias: Bool = true
     /// Training dropout; it matters here only because Birder puts an `nn.Dropout` in front of the
     /// pre-block LayerNorm when it is positive, which renames that norm `encoder.pre_block.1`.
-    public var dropout: Double = 0
+    package var dropout: Double = 0
 
-    public init(network: String, patchSize: Int, numLayers: Int, numHeads: Int, hiddenDim: Int, mlpDim: Int) {
+    package init(network: String, patchSize: Int, numLayers: Int, numHeads: Int, hiddenDim: Int, mlpDim: Int) {
         self.network = network
         self.patchSize = patchSize
         self.numLayers = numLayers
@@ -53,14 +53,14 @@ public struct ViTConfig: Sendable, Equatable {
         self.mlpDim = mlpDim
     }
 
-    public var headDim: Int { hiddenDim / numHeads }
+    package var headDim: Int { hiddenDim / numHeads }
     /// Class token plus register tokens, prepended in the order [REG…, CLS, PATCH…].
-    public var numSpecialTokens: Int { (classToken ? 1 : 0) + numRegTokens }
+    package var numSpecialTokens: Int { (classToken ? 1 : 0) + numRegTokens }
     /// Index of the pre-block LayerNorm inside `encoder.pre_block`.
-    public var preBlockNormIndex: Int { dropout > 0 ? 1 : 0 }
+    package var preBlockNormIndex: Int { dropout > 0 ? 1 : 0 }
 
     /// Checks the numbers Birder asserts on (and what this implementation needs).
-    public func validate() throws {
+    package func validate() throws {
         func fail(_ reason: String) -> WeightBindingError { .invalidConfig("\(network): \(reason)") }
         guard patchSize > 0, numLayers >= 0, numHeads > 0, hiddenDim > 0, mlpDim > 0 else {
             throw fail("patch_size, num_heads, hidden_dim and mlp_dim must be positive, num_layers ≥ 0")
@@ -204,10 +204,10 @@ extension ViTConfig {
     ]
 
     /// Names of the registered networks `registered(_:)` knows, in Birder's registration order.
-    public static var registeredNetworks: [String] { registeredTable.map(\.name) }
+    package static var registeredNetworks: [String] { registeredTable.map(\.name) }
 
     /// The config Birder registers under `network`, or nil when it is not a plain ViT covered here.
-    public static func registered(_ network: String) -> ViTConfig? {
+    package static func registered(_ network: String) -> ViTConfig? {
         guard let entry = registeredTable.first(where: { $0.name == network }) else { return nil }
         let shape = entry.preset.shape
         let base = ViTConfig(network: network, patchSize: entry.patch, numLayers: shape.layers,
@@ -215,14 +215,14 @@ extension ViTConfig {
         return try? base.overridden(by: entry.extra)
     }
 
-    public static let vitT16 = registered("vit_t16")!
-    public static let vitS16 = registered("vit_s16")!
-    public static let vitB16 = registered("vit_b16")!
+    package static let vitT16 = registered("vit_t16")!
+    package static let vitS16 = registered("vit_s16")!
+    package static let vitB16 = registered("vit_b16")!
     /// BioCLIP's image encoder: ViT-B/16, pre-norm, no patch bias, LayerNorm eps 1e-5.
-    public static let vitB16PN = registered("vit_b16_pn")!
-    public static let vitL16 = registered("vit_l16")!
-    public static let vitL14PN = registered("vit_l14_pn")!
-    public static let vitH14PN = registered("vit_h14_pn")!
+    package static let vitB16PN = registered("vit_b16_pn")!
+    package static let vitL16 = registered("vit_l16")!
+    package static let vitL14PN = registered("vit_l14_pn")!
+    package static let vitH14PN = registered("vit_h14_pn")!
 }
 
 // MARK: - Checkpoint config overrides
@@ -249,7 +249,7 @@ extension ViTConfig {
     /// `self.config.update(config)` does. Keys Birder's ViT never reads are ignored as Birder
     /// ignores them; a key that would build layers missing here, or a value of the wrong type, is
     /// an error (never a silently different network).
-    public func overridden(by overrides: [String: ConfigValue]) throws -> ViTConfig {
+    package func overridden(by overrides: [String: ConfigValue]) throws -> ViTConfig {
         var config = self
         func fail(_ key: String, _ value: ConfigValue, _ expected: String) -> WeightBindingError {
             .invalidConfig("\(network): config '\(key)' = \(value): expected \(expected)")
@@ -316,7 +316,7 @@ extension ViTConfig {
     }
 
     /// The registered config of `network` with a checkpoint's overrides applied.
-    public static func forNetwork(_ network: String, overrides: [String: ConfigValue] = [:]) throws -> ViTConfig {
+    package static func forNetwork(_ network: String, overrides: [String: ConfigValue] = [:]) throws -> ViTConfig {
         guard let base = registered(network) else {
             throw WeightBindingError.invalidConfig("'\(network)' is not a ViT network this build implements "
                 + "(known: \(registeredNetworks.joined(separator: ", ")))")

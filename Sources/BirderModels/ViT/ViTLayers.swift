@@ -1,20 +1,9 @@
 import BirderCore
 
 // The layers of Birder's ViT (birder/net/vit.py), one struct each, bound by checkpoint name.
-// Shapes: see the legend at the top of ViT.swift. Linear weights stay in PyTorch's out×in
-// layout; GEMMs read them transposed.
-
-/// How a ViT forward pass uses the cores.
-public enum ViTThreading: Sendable {
-    /// Every thread is the engine's: each linear layer split over the threads (token rows or
-    /// output columns) with BLAS single-threaded, attention parallel over (image, head) pairs.
-    /// Nothing spins between GEMMs.
-    case engine
-    /// BLAS threads each GEMM itself; attention pairs run one after another.
-    case blas
-
-    var gemmThreads: Int { self == .engine ? ComputeThreads.count : 1 }
-}
+// Shapes: see the legend at the top of ViT.swift. Linear layers are packed at load time for the
+// engine's GEMM (bias and, for the exact GELU, the activation fused into its epilogue); the rows of
+// each product are split over the context's workers.
 
 extension Tensor {
     /// The first element; valid while the tensor lives (model tensors live as long as the model).
@@ -23,14 +12,16 @@ extension Tensor {
 
 /// `conv_proj`: a P×P stride-P convolution, i.e. one GEMM over the non-overlapping patches.
 struct PatchEmbedding: Sendable {
-    let weight: Tensor  // D×K, columns in (ky, kx, c) order to match extractPatchesNHWC
-    let bias: Tensor?   // D; Birder drops it when the network is pre-norm
+    let projection: PackedLinear  // D×K, columns in (ky, kx, c) order to match extractPatchesNHWC; bias fused
+    let bias: Tensor?             // D; Birder drops it when the network is pre-norm
     let patchSize: Int
 
-    init(_ binder: ParameterBinder, config: ViTConfig) throws {
+    init(_ binder: ParameterBinder, config: ViTConfig, kernels: KernelTable) throws {
         let d = config.hiddenDim, p = config.patchSize
-        weight = convWeightToPatchOrder(try binder.tensor("weight", shape: [d, 3, p, p]))
+        let weight = convWeightToPatchOrder(try binder.tensor("weight", shape: [d, 3, p, p]))
         bias = config.preNorm ? nil : try binder.tensor("bias", shape: [d])
+        // The bias is added with the position embedding (see ViT.encode), not in the GEMM.
+        projection = PackedLinear(weight: weight, bias: nil, kernels: kernels)
         patchSize = p
     }
 
@@ -38,15 +29,15 @@ struct PatchEmbedding: Sendable {
     func callAsFunction(_ images: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
                         patches: UnsafeMutablePointer<Float>,  // (N·L)×K scratch
                         tokens: UnsafeMutablePointer<Float>, tokensPerImage: Int, firstPatchToken: Int,
-                        threads: Int) {
-        let d = weight.shape[0], k = weight.shape[1]
+                        context: ComputeContext) {
+        let d = projection.outputs, k = projection.inputs
         let l = (height / patchSize) * (width / patchSize)
         extractPatchesNHWC(images, batch: batch, height: height, width: width, channels: 3, patch: patchSize,
-                           output: patches)
+                           output: patches, context: context)
         for n in 0..<batch {
             // L×D = (L×K)·(D×K)ᵀ, into the image's patch rows
-            linearRows(patches + n * l * k, rows: l, inputs: k, weight: weight.pointer, outputs: d, bias: nil,
-                       output: tokens + (n * tokensPerImage + firstPatchToken) * d, threads: threads)
+            context.linearRows(patches + n * l * k, rows: l, lda: k, projection,
+                               c: tokens + (n * tokensPerImage + firstPatchToken) * d, ldc: d)
         }
     }
 }
@@ -70,82 +61,78 @@ struct LayerNorm: Sendable {
     }
 
     /// rows×D → rows×D; `output` may be `input`.
-    func callAsFunction(_ input: UnsafeMutablePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>) {
-        residualAddLayerNormRows(input, rows: rows, columns: weight.count, bias: nil, norm: into(output))
+    func callAsFunction(_ input: UnsafeMutablePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>,
+                        context: ComputeContext) {
+        context.residualAddLayerNormRows(input, rows: rows, columns: weight.count, bias: nil, norm: into(output))
     }
 }
 
 /// `attn`: multi-head self-attention, q/k/v from one Linear(D, 3D) whose rows are [q; k; v].
 struct Attention: Sendable {
-    let qkvWeight: Tensor   // 3D×D
-    let qkvBias: Tensor?    // 3D
-    let projWeight: Tensor  // D×D
-    let projBias: Tensor    // D
+    let qkv: PackedLinear         // 3D×D (+ qkv bias)
+    let projection: PackedLinear  // D×D + proj bias
     let heads: Int
 
-    init(_ binder: ParameterBinder, config: ViTConfig) throws {
+    init(_ binder: ParameterBinder, config: ViTConfig, kernels: KernelTable) throws {
         let d = config.hiddenDim
-        qkvWeight = try binder.tensor("qkv.weight", shape: [3 * d, d])
-        qkvBias = config.qkvBias ? try binder.tensor("qkv.bias", shape: [3 * d]) : nil
-        projWeight = try binder.tensor("proj.weight", shape: [d, d])
-        projBias = try binder.tensor("proj.bias", shape: [d])
+        qkv = PackedLinear(weight: try binder.tensor("qkv.weight", shape: [3 * d, d]),
+                           bias: config.qkvBias ? try binder.tensor("qkv.bias", shape: [3 * d]) : nil, kernels: kernels)
+        projection = PackedLinear(weight: try binder.tensor("proj.weight", shape: [d, d]),
+                                  bias: try binder.tensor("proj.bias", shape: [d]), kernels: kernels)
         heads = config.numHeads
     }
 
     /// normed (N·T)×D → attended (N·T)×D, the heads concatenated, before `proj`.
     func attend(_ normed: UnsafePointer<Float>, images: Int, tokens: Int,
-                qkv: UnsafeMutablePointer<Float>,  // (N·T)×3D scratch
-                attended: UnsafeMutablePointer<Float>, threading: ViTThreading) {
-        let d = projWeight.shape[0], rows = images * tokens
+                qkv scratch: UnsafeMutablePointer<Float>,  // (N·T)×3D
+                attended: UnsafeMutablePointer<Float>, context: ComputeContext) {
+        let d = projection.outputs, rows = images * tokens
         // (N·T)×3D = normed·Wqkvᵀ + b
-        linearRows(normed, rows: rows, inputs: d, weight: qkvWeight.pointer, outputs: 3 * d, bias: qkvBias?.pointer,
-                   output: qkv, threads: threading.gemmThreads)
+        context.linearRows(normed, rows: rows, lda: d, qkv, c: scratch, ldc: 3 * d)
         let headDim = d / heads
         // per (image, head): softmax(q·kᵀ/√d)·v, T×d into the head's columns of attended
-        multiHeadSelfAttention(qkv: qkv, batch: images, tokens: tokens, heads: heads, headDim: headDim,
-                               scale: Float(1 / Double(headDim).squareRoot()), output: attended,
-                               parallelism: threading == .engine ? .pairs : .blas)
+        multiHeadSelfAttention(qkv: scratch, batch: images, tokens: tokens, heads: heads, headDim: headDim,
+                               scale: Float(1 / Double(headDim).squareRoot()), output: attended, context: context)
     }
 
-    /// attended·Wprojᵀ: accumulated into `residual` or written to `output`; bias left to the caller.
+    /// attended·Wprojᵀ + b, added onto `residual` or written to `output`.
     func project(_ attended: UnsafePointer<Float>, rows: Int, accumulateInto residual: UnsafeMutablePointer<Float>?,
-                 output: UnsafeMutablePointer<Float>, threading: ViTThreading) {
-        let d = projWeight.shape[0]
-        linearRows(attended, rows: rows, inputs: d, weight: projWeight.pointer, outputs: d, bias: nil,
-                   accumulate: residual != nil, output: residual ?? output, threads: threading.gemmThreads)
+                 output: UnsafeMutablePointer<Float>, context: ComputeContext) {
+        let d = projection.outputs
+        context.linearRows(attended, rows: rows, lda: d, projection, accumulate: residual != nil,
+                           c: residual ?? output, ldc: d)
     }
 }
 
 /// `mlp`: Linear(D, M) → GELU → Linear(M, D) (`mlp.0`, `mlp.3`; dropouts in between are inert).
 struct MLP: Sendable {
-    let fc1Weight: Tensor  // M×D
-    let fc1Bias: Tensor    // M
-    let fc2Weight: Tensor  // D×M
-    let fc2Bias: Tensor    // D
+    let fc1: PackedLinear  // M×D + b1
+    let fc2: PackedLinear  // D×M + b2
     let activation: GELUKind
 
-    init(_ binder: ParameterBinder, config: ViTConfig) throws {
+    init(_ binder: ParameterBinder, config: ViTConfig, kernels: KernelTable) throws {
         let d = config.hiddenDim, m = config.mlpDim
-        fc1Weight = try binder.tensor("0.weight", shape: [m, d])
-        fc1Bias = try binder.tensor("0.bias", shape: [m])
-        fc2Weight = try binder.tensor("3.weight", shape: [d, m])
-        fc2Bias = try binder.tensor("3.bias", shape: [d])
+        fc1 = PackedLinear(weight: try binder.tensor("0.weight", shape: [m, d]), bias: try binder.tensor("0.bias", shape: [m]),
+                           kernels: kernels)
+        fc2 = PackedLinear(weight: try binder.tensor("3.weight", shape: [d, m]), bias: try binder.tensor("3.bias", shape: [d]),
+                           kernels: kernels)
         activation = config.activation
     }
 
-    /// normed (N·T)×D → hidden (N·T)×M = GELU(normed·W1ᵀ + b1) → hidden·W2ᵀ, accumulated into
-    /// `residual` (beta 1) or written to `output`; the second bias is left to the caller.
+    /// normed (N·T)×D → hidden (N·T)×M = GELU(normed·W1ᵀ + b1) → hidden·W2ᵀ + b2, added onto
+    /// `residual` or written to `output`.
     func callAsFunction(_ normed: UnsafePointer<Float>, rows: Int, hidden: UnsafeMutablePointer<Float>,
                         accumulateInto residual: UnsafeMutablePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                        threading: ViTThreading) {
-        let d = fc2Weight.shape[0], m = fc1Weight.shape[0]
-        // (N·T)×M = GELU(normed·W1ᵀ + b1)
-        linearRows(normed, rows: rows, inputs: d, weight: fc1Weight.pointer, outputs: m, bias: fc1Bias.pointer,
-                   output: hidden, threads: threading.gemmThreads)
-        addBiasGELURows(hidden, rows: rows, columns: m, bias: nil, kind: activation)
-        // (N·T)×D = hidden·W2ᵀ
-        linearRows(hidden, rows: rows, inputs: m, weight: fc2Weight.pointer, outputs: d, bias: nil,
-                   accumulate: residual != nil, output: residual ?? output, threads: threading.gemmThreads)
+                        context: ComputeContext) {
+        let d = fc2.outputs, m = fc1.outputs
+        // (N·T)×M = GELU(normed·W1ᵀ + b1): the exact GELU in the GEMM's epilogue, QuickGELU after it
+        context.linearRows(normed, rows: rows, lda: d, fc1, activation: activation == .exact ? .gelu : .none,
+                           c: hidden, ldc: m)
+        if activation == .quick {
+            context.addBiasGELURows(hidden, rows: rows, columns: m, bias: nil, kind: .quick)
+        }
+        // (N·T)×D = hidden·W2ᵀ + b2
+        context.linearRows(hidden, rows: rows, lda: m, fc2, accumulate: residual != nil, c: residual ?? output, ldc: d)
     }
 }
 
@@ -158,40 +145,38 @@ struct EncoderBlock: Sendable {
     let mlp: MLP
     let layerScale2: Tensor?  // D
 
-    init(_ binder: ParameterBinder, config: ViTConfig) throws {
+    init(_ binder: ParameterBinder, config: ViTConfig, kernels: KernelTable) throws {
         let d = config.hiddenDim
         norm1 = try LayerNorm(binder.scope("norm1"), width: d, epsilon: config.normEpsilon)
-        attention = try Attention(binder.scope("attn"), config: config)
+        attention = try Attention(binder.scope("attn"), config: config, kernels: kernels)
         layerScale1 = config.layerScale ? try binder.tensor("layer_scale_1.gamma", shape: [d]) : nil
         norm2 = try LayerNorm(binder.scope("norm2"), width: d, epsilon: config.normEpsilon)
-        mlp = try MLP(binder.scope("mlp"), config: config)
+        mlp = try MLP(binder.scope("mlp"), config: config, kernels: kernels)
         layerScale2 = config.layerScale ? try binder.tensor("layer_scale_2.gamma", shape: [d]) : nil
     }
 
     /// x (N·T)×D updated in place. On entry `normed` holds norm1(x); on exit it holds
     /// `next`(x) (the next block's norm1) when `next` is given.
     func callAsFunction(_ x: UnsafeMutablePointer<Float>, images: Int, tokens: Int, next: LayerNorm?,
-                        scratch: ViTScratch, threading: ViTThreading) {
-        let rows = images * tokens
+                        scratch: ViTScratch, context: ComputeContext) {
+        let rows = images * tokens, d = norm2.weight.count
         let normed = scratch.normed, branch = scratch.qkv  // qkv is free once attention has read it
 
         // x = x + ls1 · (attn(norm1(x))·Wprojᵀ + b);  normed = norm2(x)
         attention.attend(normed, images: images, tokens: tokens, qkv: scratch.qkv, attended: scratch.attended,
-                         threading: threading)
+                         context: context)
         attention.project(scratch.attended, rows: rows, accumulateInto: layerScale1 == nil ? x : nil, output: branch,
-                          threading: threading)
-        residualAddLayerNormRows(x, rows: rows, columns: norm2.weight.count,
-                                 branch: layerScale1 == nil ? nil : UnsafePointer(branch),
-                                 bias: attention.projBias.pointer, gamma: layerScale1?.pointer,
-                                 norm: norm2.into(normed))
+                          context: context)
+        context.residualAddLayerNormRows(x, rows: rows, columns: d,
+                                         branch: layerScale1 == nil ? nil : UnsafePointer(branch),
+                                         bias: nil, gamma: layerScale1?.pointer, norm: norm2.into(normed))
 
         // x = x + ls2 · (mlp(norm2(x)) + b);  normed = next(x)
         mlp(normed, rows: rows, hidden: scratch.hidden, accumulateInto: layerScale2 == nil ? x : nil, output: branch,
-            threading: threading)
-        residualAddLayerNormRows(x, rows: rows, columns: norm2.weight.count,
-                                 branch: layerScale2 == nil ? nil : UnsafePointer(branch),
-                                 bias: mlp.fc2Bias.pointer, gamma: layerScale2?.pointer,
-                                 norm: next?.into(normed))
+            context: context)
+        context.residualAddLayerNormRows(x, rows: rows, columns: d,
+                                         branch: layerScale2 == nil ? nil : UnsafePointer(branch),
+                                         bias: nil, gamma: layerScale2?.pointer, norm: next?.into(normed))
     }
 }
 

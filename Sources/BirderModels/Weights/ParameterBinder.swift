@@ -1,10 +1,10 @@
-public import BirderCore
+import BirderCore
 
 /// Weights are fetched while a network is built, by their checkpoint names under scoped prefixes,
 /// each with a shape check (the habit of candle's VarBuilder). Loading is strict: a missing or
 /// mis-shaped tensor is an error, and `finish()` refuses tensors that nothing asked for, so a
 /// renamed layer can never leave a silently random weight behind.
-public final class ParameterBinder {
+package final class ParameterBinder {
     private enum Origin {
         case source(any ParameterSource)
         case seeded(SeededParameters)
@@ -17,12 +17,12 @@ public final class ParameterBinder {
     private let prefix: String
     private let ledger: Ledger
 
-    public convenience init(source: any ParameterSource) {
+    package convenience init(source: any ParameterSource) {
         self.init(origin: .source(source), prefix: "", ledger: Ledger())
     }
 
     /// Every requested tensor is generated (benchmarks, parity tests); nothing can be missing.
-    public convenience init(seeded: SeededParameters) {
+    package convenience init(seeded: SeededParameters) {
         self.init(origin: .seeded(seeded), prefix: "", ledger: Ledger())
     }
 
@@ -33,16 +33,16 @@ public final class ParameterBinder {
     }
 
     /// A binder whose names are prefixed by `component.` (e.g. `body` → `body.stage1` → …).
-    public func scope(_ component: String) -> ParameterBinder {
+    package func scope(_ component: String) -> ParameterBinder {
         ParameterBinder(origin: origin, prefix: fullName(component), ledger: ledger)
     }
 
-    public func scope(_ index: Int) -> ParameterBinder { scope(String(index)) }
+    package func scope(_ index: Int) -> ParameterBinder { scope(String(index)) }
 
     private func fullName(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
 
     /// Whether the source holds `name` (a seeded binder holds everything).
-    public func contains(_ name: String) -> Bool {
+    package func contains(_ name: String) -> Bool {
         switch origin {
         case .seeded: return true
         case let .source(source): return source.shape(of: fullName(name)) != nil
@@ -51,7 +51,7 @@ public final class ParameterBinder {
 
     /// The stored shape of `name`, when the network must read a width from the checkpoint
     /// (e.g. the number of classes of a classifier).
-    public func shape(of name: String) -> [Int]? {
+    package func shape(of name: String) -> [Int]? {
         switch origin {
         case .seeded: return nil
         case let .source(source): return source.shape(of: fullName(name))
@@ -59,7 +59,7 @@ public final class ParameterBinder {
     }
 
     /// The tensor `name` (relative to this scope), which must have exactly `shape`.
-    public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+    package func tensor(_ name: String, shape: [Int]) throws -> Tensor {
         let full = fullName(name)
         ledger.used.insert(full)
         switch origin {
@@ -79,20 +79,20 @@ public final class ParameterBinder {
     }
 
     /// Refuses a source that holds tensors the network never asked for.
-    public func finish() throws {
+    package func finish() throws {
         guard case let .source(source) = origin else { return }
         let unused = source.parameterNames.filter { !ledger.used.contains($0) }.sorted()
         if !unused.isEmpty { throw WeightBindingError.unused(names: unused) }
     }
 }
 
-public enum WeightBindingError: Error, CustomStringConvertible, Equatable {
+package enum WeightBindingError: Error, CustomStringConvertible, Equatable {
     case missing(name: String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     case unused(names: [String])
     case invalidConfig(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .missing(name):
             return "weights: tensor '\(name)' is missing"

@@ -1,7 +1,12 @@
-// Hot loops of the CPU engine in C: a GEMM over pre-packed weights with fused epilogues, LayerNorm
-// rows, and the depthwise 7×7 convolution. Every function is single-threaded (the Swift side owns
-// the threads) and has two builds on x86-64: AVX2+FMA, chosen at run time by a CPU check, and a
-// portable one; other architectures get the portable build (the compiler vectorises it for NEON).
+// Hot loops of the CPU engine in C, one table of function pointers per instruction set.
+//
+// Every kernel is single-threaded: the Swift side owns the threads (its compute context) and
+// hands each worker a disjoint range. A table is chosen once, when a compute context is made
+// (`bk_kernels_named`, `bk_kernels_best`), and passed down; nothing here keeps mutable state.
+//
+// Sets (arch/<set>/): portable (the target's baseline; the compiler vectorises it for SSE2 or
+// NEON) and x86_avx2 (AVX2 + FMA). An AVX-512, AVX-512-BF16 or NEON set is one more folder that
+// fills the same table and one more line in select.c; its packing width goes in `panel_width`.
 #ifndef CBIRDERKERNELS_H
 #define CBIRDERKERNELS_H
 
@@ -11,62 +16,96 @@
 extern "C" {
 #endif
 
-/// 1 when the AVX2+FMA build is in use.
-int bk_uses_avx2(void);
-/// Tests: 1 routes every call to the portable build, 0 back to the CPU check's choice.
-void bk_force_portable(int portable);
-
-/// Output columns per packed panel.
-#define BK_PANEL 16
-
-/// Floats needed by `bk_pack` for a linear map with `n` outputs and `k` inputs: k·n weights in
-/// panels of 16 outputs, plus the bias padded to a multiple of 16.
-size_t bk_packed_size(int n, int k);
-
-/// Packs `w` (n rows of k inputs, row stride `ldw`: PyTorch's out×in layout) and `bias` (n values,
-/// or NULL for zeros) into the panel layout `bk_gemm` reads. Padding columns are zero.
-void bk_pack(const float *w, int n, int k, long ldw, const float *bias, float *packed);
-
-enum { BK_ACT_NONE = 0, BK_ACT_GELU = 1 };
-
-/// c[i·ldc + j] = act(Σ_p a[i·lda + p] · w[j, p] + bias[j]) for i < m and j in the panels
-/// [panel_begin, panel_end) (columns 16·panel … min(n, 16·panel + 16)). GELU is the exact (erf) form.
-void bk_gemm(int m, int n, int k, const float *a, long lda, const float *packed, int act,
-             float *c, long ldc, int panel_begin, int panel_end);
-
-/// LayerNorm over `cols` values of each of `rows` rows (Float32 statistics, two-pass variance).
-/// `y` may alias `x` when the strides match.
-void bk_layernorm_rows(const float *x, long ldx, int rows, int cols, const float *weight,
-                       const float *bias, float eps, float *y, long ldy);
+/// GEMM flags: the activation in the low bit, accumulation onto C in the next one.
+enum { BK_ACT_NONE = 0, BK_ACT_GELU = 1, BK_GEMM_ACCUMULATE = 2 };
+/// Transformer GELU kinds.
+enum { TK_GELU_EXACT = 0, TK_GELU_QUICK = 1 };
 
 /// Where a worker's depthwise-conv row ring stands, so consecutive chunks of one layer reuse the
-/// rows already copied in. Set `expected_token` to a fresh `bk_next_token()` for every layer call
-/// (all workers the same); the kernel re-initialises the ring when `token` differs.
+/// rows already copied in. Set `expected_token` to a new value for every layer call (all workers
+/// the same); the kernel re-initialises the ring when `token` differs.
 typedef struct {
     long token;
     long expected_token;
     int image, begin, end;
 } bk_ring_state;
 
-/// A process-wide unique, increasing token (never 0).
-long bk_next_token(void);
+/// One instruction set's kernels. Packed weights (`bk_pack`) are laid out for one table's
+/// `panel_width`: a model packed for one table runs only with tables of the same width.
+typedef struct bk_kernels {
+    /// "portable", "avx2".
+    const char *name;
+    /// Floats per vector register in these kernels (depthwise taps and bias are padded to it).
+    int vector_floats;
+    /// Output columns per packed weight panel.
+    int panel_width;
 
-/// Depthwise 7×7 convolution (padding 3, stride 1, with bias) of `channels` channels of an NHWC
-/// batch whose pixels are `ld` floats apart, for image lines [line_begin, line_end) counted over
-/// the batch (line = n·height + y), then LayerNorm over the channels of each output pixel.
-/// `weight` is 49 taps (ky·7 + kx) of `ldw` floats and `conv_bias` has round8(channels) floats,
-/// both zero past `channels`. Output pixel x of line line_begin + l goes to
-/// out[(l·width + x)·ldo], with ldo ≥ round8(channels) (the padding lanes are written too).
-/// `scratch` holds `bk_dwconv7_scratch_size(width, channels)` floats; it and `ring` belong to
-/// one worker and persist across that worker's calls for one layer.
-void bk_dwconv7_layernorm(const float *input, int height, int width, long ld, int channels,
-                          int line_begin, int line_end, const float *weight, long ldw,
-                          const float *conv_bias, const float *ln_weight, const float *ln_bias,
-                          float eps, float *out, long ldo, float *scratch, bk_ring_state *ring);
-size_t bk_dwconv7_scratch_size(int width, int channels);
+    /// c[i·ldc + j] = act(Σ_p a[i·lda + p] · w[j, p] + bias[j]) (+ c[i·ldc + j] with
+    /// BK_GEMM_ACCUMULATE) for i < m and the columns of panels [panel_begin, panel_end). GELU is
+    /// the exact (erf) form.
+    void (*gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int flags, float *c,
+                 long ldc, int panel_begin, int panel_end);
 
-/// x[r·ldx + j] *= scale[j] for r < rows, j < cols.
-void bk_scale_columns(float *x, long ldx, int rows, int cols, const float *scale);
+    /// LayerNorm over `cols` values of each of `rows` rows (Float32 statistics, two-pass
+    /// variance). `y` may alias `x` when the strides match.
+    void (*layernorm_rows)(const float *x, long ldx, int rows, int cols, const float *weight,
+                           const float *bias, float eps, float *y, long ldy);
+
+    /// Depthwise 7×7 convolution (padding 3, stride 1, with bias) of `channels` channels of an
+    /// NHWC batch whose pixels are `ld` floats apart, for image lines [line_begin, line_end)
+    /// counted over the batch (line = n·height + y), then LayerNorm over the channels of each
+    /// output pixel. `weight` is 49 taps (ky·7 + kx) of `ldw` floats and `conv_bias` has
+    /// round_up(channels, vector_floats) floats, both zero past `channels`. Output pixel x of line
+    /// line_begin + l goes to out[(l·width + x)·ldo], ldo ≥ the padded channel count (padding
+    /// lanes are written too). `scratch` holds `bk_dwconv7_scratch_size` floats; it and `ring`
+    /// belong to one worker and persist across that worker's calls for one layer.
+    void (*dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
+                              int line_begin, int line_end, const float *weight, long ldw,
+                              const float *conv_bias, const float *ln_weight, const float *ln_bias,
+                              float eps, float *out, long ldo, float *scratch, bk_ring_state *ring);
+
+    /// x[r·ldx + j] *= scale[j] for r < rows, j < cols.
+    void (*scale_columns)(float *x, long ldx, int rows, int cols, const float *scale);
+
+    /// x[r·ld + j] ← softmax_j(scale · x[r·ld + ·]) for r < rows, j < cols, max-subtracted.
+    void (*softmax_rows)(float *x, long ld, int rows, int cols, float scale);
+
+    /// x[r·ld + j] ← act(x[r·ld + j] + bias[j]) (bias may be NULL); TK_GELU_EXACT:
+    /// ½x(1 + erf(x/√2)), TK_GELU_QUICK: x·σ(1.702x).
+    void (*bias_gelu_rows)(float *x, long ld, int rows, int cols, const float *bias, int kind);
+
+    /// For each row r < rows:
+    ///   x[r] ← x[r] + gamma ⊙ (branch[r] + bias)   (branch, bias, gamma each optional: NULL = 0, 0, 1)
+    ///   out[r] ← (x[r] − mean) / √(var + eps) ⊙ ln_weight + ln_bias   (only when ln_weight is set)
+    /// Rows are `ldx`, `ldb`, `ldo` floats apart; `out` must not overlap `x` unless out == x.
+    void (*residual_layernorm_rows)(float *x, long ldx, int rows, int cols, const float *branch, long ldb,
+                                    const float *bias, const float *gamma, const float *ln_weight,
+                                    const float *ln_bias, float eps, float *out, long ldo);
+
+    /// e^x for `count` floats in place (the softmax's exponential, exposed for tests).
+    void (*exp)(float *x, long count);
+} bk_kernels;
+
+/// The table of a set by name ("portable", "avx2"), or NULL when this build lacks it or the CPU
+/// cannot run it.
+const bk_kernels *bk_kernels_named(const char *name);
+/// The fastest set this CPU runs.
+const bk_kernels *bk_kernels_best(void);
+/// 1 when this build has the set and the CPU runs it.
+int bk_kernels_supported(const char *name);
+
+/// Floats `bk_pack` writes for a linear map with `n` outputs and `k` inputs under `kernels`:
+/// k·n weights in panels, plus the bias padded to whole panels.
+size_t bk_packed_size(const bk_kernels *kernels, int n, int k);
+
+/// Packs `w` (n rows of k inputs: w[j, p] at w[j·ldw_row + p·ldw_col], so PyTorch's out×in layout
+/// is ldw_col = 1) and `bias` (n values, or NULL for zeros) into `kernels`' panel layout.
+/// Padding columns are zero.
+void bk_pack(const bk_kernels *kernels, const float *w, int n, int k, long ldw_row, long ldw_col,
+             const float *bias, float *packed);
+
+/// Floats of scratch `dwconv7_layernorm` needs for an image `width` pixels wide.
+size_t bk_dwconv7_scratch_size(const bk_kernels *kernels, int width, int channels);
 
 /// Atomic counter for handing out work between the Swift workers.
 typedef struct { long value; } bk_counter;
@@ -76,8 +115,5 @@ long bk_counter_next(bk_counter *counter);
 #ifdef __cplusplus
 }
 #endif
-
-// Transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
-#include "transformer_kernels.h"
 
 #endif

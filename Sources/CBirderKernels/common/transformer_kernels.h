@@ -1,6 +1,6 @@
 // The kernels' bodies, compiled once per instruction set: the including file defines TK_SUFFIX
-// (avx2 or portable) and any target attributes. 8-float clang/GCC vector extensions; `a * b + c`
-// contracts to FMA where the target has it.
+// (the set's suffix) and any target attributes; kernel_table.h then puts them in a table.
+// 8-float clang/GCC vector extensions; `a * b + c` contracts to FMA where the target has it.
 #include <string.h>
 
 #pragma clang diagnostic ignored "-Wpsabi"  // helpers taking vectors by value are always inlined
@@ -55,7 +55,7 @@ TK_INLINE tk_v8 TK_FN(gelu8)(tk_v8 v, int kind) {
     return bk_gelu8(v);  // gelu_approx.h, shared with the convolution kernels
 }
 
-void TK_FN(tk_exp)(float *x, long count) {
+static void TK_FN(tk_exp)(float *x, long count) {
     long i = 0;
     for (; i + 8 <= count; i += 8) TK_FN(st)(x + i, TK_FN(exp8)(TK_FN(ld)(x + i)));
     if (i < count) {
@@ -66,7 +66,7 @@ void TK_FN(tk_exp)(float *x, long count) {
     }
 }
 
-void TK_FN(tk_softmax_rows)(float *x, long ld, int rows, int cols, float scale) {
+static void TK_FN(tk_softmax_rows)(float *x, long ld, int rows, int cols, float scale) {
     for (int r = 0; r < rows; r++) {
         float *y = x + (long)r * ld;
         int j = 0;
@@ -98,7 +98,7 @@ void TK_FN(tk_softmax_rows)(float *x, long ld, int rows, int cols, float scale) 
     }
 }
 
-void TK_FN(tk_bias_gelu_rows)(float *x, long ld, int rows, int cols, const float *bias, int kind) {
+static void TK_FN(tk_bias_gelu_rows)(float *x, long ld, int rows, int cols, const float *bias, int kind) {
     for (int r = 0; r < rows; r++) {
         float *y = x + (long)r * ld;
         int j = 0;
@@ -114,7 +114,7 @@ void TK_FN(tk_bias_gelu_rows)(float *x, long ld, int rows, int cols, const float
     }
 }
 
-void TK_FN(tk_residual_layernorm_rows)(float *x, long ldx, int rows, int cols, const float *branch, long ldb,
+static void TK_FN(tk_residual_layernorm_rows)(float *x, long ldx, int rows, int cols, const float *branch, long ldb,
                                        const float *bias, const float *gamma, const float *ln_weight,
                                        const float *ln_bias, float eps, float *out, long ldo) {
     for (int r = 0; r < rows; r++) {
@@ -156,5 +156,3 @@ void TK_FN(tk_residual_layernorm_rows)(float *x, long ldx, int rows, int cols, c
         for (; j < cols; j++) o[j] = (y[j] - mean) * inv * ln_weight[j] + ln_bias[j];
     }
 }
-
-#undef TK_SUFFIX

@@ -1,7 +1,8 @@
 import BirderCore
 
-// The plumbing under RDNet's layers: NHWC feature maps with room for the channels still to come,
-// per-worker scratch, and the chunked work loop.
+// The plumbing under convolutional networks' layers (RDNet today; any NHWC conv family can use
+// it): feature maps with room for the channels still to come, per-worker scratch, the chunk plan
+// of the work loop, and the channel LayerNorm.
 
 /// Uninitialised, 64-byte aligned floats: every buffer of a forward pass is written before it is
 /// read (each column of a stage buffer by exactly one layer), so zero-filling would only cost time.
@@ -48,8 +49,8 @@ struct FeatureMap {
     }
 }
 
-/// Scratch for one forward pass: per worker, a1 (R×stride(C): the normalised input of a 1×1
-/// conv), a2 (R×stride(I): the bottleneck activations) and the depthwise conv's row ring.
+/// Scratch for one forward pass: per worker, a1 (R×stride(C): e.g. the normalised input of a 1×1
+/// conv), a2 (R×stride(I): e.g. bottleneck activations) and a depthwise conv's row ring.
 /// Allocated per call, so the model itself stays immutable and can serve several threads at once.
 ///
 /// Each layer lays its a1/a2 rows out at its own width (`rowStride`), not at the widest layer's:
@@ -59,6 +60,7 @@ final class Workspace {
     let workers: Int
     private let a1: [RawBuffer], a2: [RawBuffer]
     private let rings: [DepthwiseScratch]
+    private var layers = 0
 
     /// Floats between rows of a `columns`-wide scratch matrix: rounded up to 16 keeps every row
     /// 64-byte aligned (and covers the depthwise conv's writes up to `columns` rounded to 8).
@@ -75,6 +77,13 @@ final class Workspace {
     func a1(_ worker: Int) -> UnsafeMutablePointer<Float> { a1[worker].base }
     func a2(_ worker: Int) -> UnsafeMutablePointer<Float> { a2[worker].base }
     func ring(_ worker: Int) -> DepthwiseScratch { rings[worker] }
+
+    /// A new token for a depthwise layer call (the rings re-initialise when it changes). Called
+    /// between parallel regions, on the thread that runs the pass.
+    func nextLayer() -> Int {
+        layers += 1
+        return layers
+    }
 }
 
 /// How the lines of one resolution are cut into work chunks: whole lines, at most about
@@ -106,6 +115,28 @@ struct ChunkPlan {
     var linesPerChunk: Int { (lines + count - 1) / count }
     func lines(of chunk: Int) -> Range<Int> {
         (lines * chunk / count)..<(lines * (chunk + 1) / count)
+    }
+}
+
+/// LayerNorm over channels (LayerNorm2d in NHWC).
+struct ChannelNorm {
+    let channels: Int
+    let weight: TensorStorage, bias: TensorStorage
+    let epsilon: Float
+
+    init(_ binder: ParameterBinder, channels: Int, epsilon: Float) throws {
+        self.channels = channels
+        weight = try binder.tensor("weight", shape: [channels]).storage
+        bias = try binder.tensor("bias", shape: [channels]).storage
+        self.epsilon = epsilon
+    }
+
+    /// rows×channels from `input` (row stride `inputStride`) to `output` (row stride `outputStride`).
+    func callAsFunction(_ input: UnsafePointer<Float>, rows: Int, inputStride: Int,
+                        into output: UnsafeMutablePointer<Float>, outputStride: Int, kernels: KernelTable) {
+        kernels.layerNormRows(input, rows: rows, columns: channels, inputStride: inputStride,
+                              weight: weight.constPointer, bias: bias.constPointer, epsilon: epsilon,
+                              output: output, outputStride: outputStride)
     }
 }
 

@@ -173,9 +173,10 @@ static void tile_12x8(int k, const float *a, long lda, int rows, const float *pa
 #define BK_KC 512
 #endif
 
-void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int act,
-                    float *c, long ldc, int panel_begin, int panel_end) {
+static void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int flags,
+                           float *c, long ldc, int panel_begin, int panel_end) {
     int panels = (n + 15) / 16;
+    int act = flags & BK_ACT_GELU, accumulate = (flags & BK_GEMM_ACCUMULATE) != 0;
     const float *bias = packed + (size_t)panels * 16 * (size_t)k;
     if (panel_end > panels) panel_end = panels;
     // Equal block sizes, so no block is a sliver; no split up to 1.5·BK_KC.
@@ -192,9 +193,9 @@ void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *
                 const float *ai = a + (size_t)i * lda + p0;
                 float *ci = c + (size_t)i * ldc + 16 * j;
                 if (half)
-                    tile_12x8(p1 - p0, ai, lda, rows, panel, bias + 16 * j, act, ci, ldc, cols, blk == 0, p1 == k);
+                    tile_12x8(p1 - p0, ai, lda, rows, panel, bias + 16 * j, act, ci, ldc, cols, blk == 0 && !accumulate, p1 == k);
                 else
-                    tile_6x16(p1 - p0, ai, lda, rows, panel, bias + 16 * j, act, ci, ldc, cols, blk == 0, p1 == k);
+                    tile_6x16(p1 - p0, ai, lda, rows, panel, bias + 16 * j, act, ci, ldc, cols, blk == 0 && !accumulate, p1 == k);
             }
             p0 = p1;
         }
@@ -237,7 +238,7 @@ static inline __attribute__((always_inline)) void layernorm_row(const float *x, 
     layernorm_row_centered(x, cols, total / (float)cols, w, b, eps, y);
 }
 
-void BK_FN(bk_layernorm_rows)(const float *x, long ldx, int rows, int cols, const float *weight,
+static void BK_FN(bk_layernorm_rows)(const float *x, long ldx, int rows, int cols, const float *weight,
                               const float *bias, float eps, float *y, long ldy) {
     for (int r = 0; r < rows; r++)
         layernorm_row(x + (size_t)r * ldx, cols, weight, bias, eps, y + (size_t)r * ldy);
@@ -320,7 +321,7 @@ static void dw_load_row(const float *src, int width, long ld, int channels, floa
     }
 }
 
-void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
+static void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
                                  int line_begin, int line_end, const float *weight, long ldw,
                                  const float *conv_bias, const float *ln_weight,
                                  const float *ln_bias, float eps, float *out, long ldo,
@@ -390,7 +391,7 @@ void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long
     }
 }
 
-void BK_FN(bk_scale_columns)(float *x, long ldx, int rows, int cols, const float *scale) {
+static void BK_FN(bk_scale_columns)(float *x, long ldx, int rows, int cols, const float *scale) {
     for (int r = 0; r < rows; r++) {
         float *row = x + (size_t)r * ldx;
         int j = 0;

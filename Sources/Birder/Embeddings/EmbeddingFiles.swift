@@ -1,0 +1,76 @@
+import BirderCore
+import BirderIO
+import Foundation
+
+/// Birder-style embeddings on disk: an N×D float32 `.npy` and `FILE.samples.txt`, one sample
+/// name per row, both written atomically.
+public enum EmbeddingFiles {
+    /// Writes `embeddings` (N×D) and its sample list (N names) beside it.
+    public static func writeNPY(_ embeddings: Tensor, samples: [String], to path: String) throws {
+        precondition(embeddings.rank == 2 && embeddings.shape[0] == samples.count, "one sample name per row")
+        try Data(samples.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path + ".samples.txt"), options: .atomic)
+        try NPY.write(embeddings, to: path)
+    }
+
+    /// The embeddings of a stream's successful items as one N×D matrix, with their names; the
+    /// failed items are handed to `failed` as they come.
+    public static func collect(_ stream: InferenceStream<[Float]>, width: Int,
+                               failed: (InferenceItem<[Float]>) throws -> Void = { _ in }) rethrows
+        -> (samples: [String], embeddings: Tensor) {
+        var samples: [String] = [], rows: [Float] = []
+        for item in stream {
+            if let row = item.value {
+                samples.append(item.name)
+                rows += row
+            } else {
+                try failed(item)
+            }
+        }
+        return (samples, Tensor(shape: [samples.count, width], values: rows))
+    }
+}
+
+/// Embeddings of image folders kept between runs, under a key of the checkpoint and of every
+/// image's path, size and modification time (an edited, added or removed image changes the key).
+public struct EmbeddingCache: Sendable {
+    public let directory: URL
+
+    /// The directory given, else `$BIRDER_CACHE_DIR`, else `~/.cache/birder`.
+    public init(directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.directory = URL(fileURLWithPath: directory ?? environment["BIRDER_CACHE_DIR"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/birder"))
+    }
+
+    /// The cache file for these images embedded by `model` (it may not exist yet).
+    public func file(model: BirderModel, images: [String]) -> URL {
+        var key = "\(model.checkpoint.standardizedFileURL.path)|\(model.network)|\(Self.stamp(model.checkpoint.path))"
+        for image in images { key += "|\(image)|\(Self.stamp(image))" }
+        return directory.appendingPathComponent("embeddings-\(String(SeededParameters.fnv1a64(key), radix: 16)).npy")
+    }
+
+    /// Whether both files of a cache entry exist.
+    public func contains(_ file: URL) -> Bool {
+        FileManager.default.fileExists(atPath: file.path) && FileManager.default.fileExists(atPath: file.path + ".samples.txt")
+    }
+
+    /// The cached embeddings of `images`, computing and storing them first when missing. Images
+    /// that fail are left out (and handed to `failed`), as `birder embed` leaves them out.
+    public func embeddings(of images: [String], session: InferenceSession,
+                           failed: (InferenceItem<[Float]>) throws -> Void = { _ in }) throws -> (file: URL, wasCached: Bool) {
+        let file = file(model: session.model, images: images)
+        if contains(file) { return (file, true) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (samples, matrix) = try EmbeddingFiles.collect(session.embed(images.map(ImageInput.path)),
+                                                           width: session.model.embeddingSize, failed: failed)
+        try EmbeddingFiles.writeNPY(matrix, samples: samples, to: file.path)
+        return (file, false)
+    }
+
+    /// Size and modification time, so an edited file changes the key.
+    private static func stamp(_ path: String) -> String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
+        let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "\(size)@\(modified)"
+    }
+}

@@ -1,0 +1,197 @@
+import BirderCore
+import BirderModels
+import BirderVision
+import Foundation
+
+/// Runs a model over images: decoding and resizing on a background thread, overlapped with the
+/// network on the session's compute context, in batches. Results stream back in input order, one
+/// per input; an input that fails (unreadable file, corrupt bytes) comes back as an error value
+/// and never stops the others.
+///
+/// A session owns its compute context (threads and kernel set): two sessions in one process use
+/// their own budgets. Each call allocates its own scratch memory; a session can serve several
+/// calls at once.
+public final class InferenceSession: Sendable {
+    public let model: BirderModel
+    public let context: ComputeContext
+    /// Images per forward pass. An image's outputs do not depend on the batch it is in.
+    public let batchSize: Int
+    public let decodeOptions: ImageDecodeOptions
+
+    /// - context: threads and kernels (default: every core, the kernels the model is packed for).
+    public init(model: BirderModel, context: ComputeContext? = nil, batchSize: Int = 8,
+                decodeOptions: ImageDecodeOptions = ImageDecodeOptions()) throws {
+        guard batchSize >= 1 else { throw SessionError.invalidBatchSize(batchSize) }
+        let context = try context ?? ComputeContext(instructionSet: model.instructionSet)
+        try model.loaded.encoder.checkKernels(context)
+        self.model = model
+        self.context = context
+        self.batchSize = batchSize
+        self.decodeOptions = decodeOptions
+    }
+
+    // MARK: Streams
+
+    /// The top `topK` classes of every attached head (or of the checkpoint's classifier) for each
+    /// input. `topK` above a head's class count gives all its classes.
+    public func classify(_ inputs: [ImageInput], topK: Int = 5) throws -> InferenceStream<Classification> {
+        let heads = model.classifyingHeads
+        guard !heads.isEmpty else { throw SessionError.noClassifier(model.checkpoint.path) }
+        guard topK >= 1 else { throw SessionError.invalidTopK(topK) }
+        let context = context, encoder = model.loaded.encoder
+        return stream(inputs) { batch in
+            let embeddings = try encoder.embedding(batch, context: context)
+            let perHead = try heads.map { head in
+                try Self.top(topK, of: head.classifier.probabilities(embeddings, context: context), head: head)
+            }
+            return (0..<batch.shape[0]).map { row in
+                Classification(heads: zip(heads, perHead).map { HeadPrediction(head: $0.name, top: $1[row]) })
+            }
+        }
+    }
+
+    /// The embedding (Birder's `embedding()`, `model.embeddingSize` values) of each input.
+    public func embed(_ inputs: [ImageInput]) -> InferenceStream<[Float]> {
+        let context = context, encoder = model.loaded.encoder
+        return stream(inputs) { batch in
+            let embeddings = try encoder.embedding(batch, context: context)
+            let width = encoder.embeddingSize
+            return embeddings.withUnsafeBufferPointer { rows in
+                (0..<batch.shape[0]).map { Array(rows[($0 * width)..<(($0 + 1) * width)]) }
+            }
+        }
+    }
+
+    /// The detection feature maps of each input: every stage of `model.featureStages`, or those
+    /// named (`neck` stands for a ViT's only stage).
+    public func features(_ inputs: [ImageInput], stages: [String] = []) throws -> InferenceStream<FeatureMaps> {
+        let names = model.featureStages
+        let wanted = stages.map { $0 == "neck" && !names.contains("neck") ? (names.first ?? $0) : $0 }
+        for name in wanted where !names.contains(name) {
+            throw SessionError.noSuchStage(name, network: model.network, stages: names)
+        }
+        let context = context, encoder = model.loaded.encoder
+        return stream(inputs) { batch in
+            let maps = try encoder.detectionFeatures(batch, context: context).filter { wanted.isEmpty || wanted.contains($0.name) }
+            return (0..<batch.shape[0]).map { row in
+                FeatureMaps(stages: maps.map { ($0.name, $0.features.rows(row..<(row + 1))) })
+            }
+        }
+    }
+
+    // MARK: One image
+
+    /// `classify` for one input; its error is thrown.
+    public func classify(_ input: ImageInput, topK: Int = 5) throws -> Classification {
+        try single(classify([input], topK: topK))
+    }
+
+    /// `embed` for one input; its error is thrown.
+    public func embed(_ input: ImageInput) throws -> [Float] {
+        try single(embed([input]))
+    }
+
+    private func single<Value>(_ stream: InferenceStream<Value>) throws -> Value {
+        guard let item = stream.next() else { preconditionFailure("a stream over one input yields one item") }
+        return try item.result.get()
+    }
+
+    // MARK: Plumbing
+
+    private func stream<Value>(_ inputs: [ImageInput],
+                               compute: @escaping @Sendable (Tensor) throws -> [Value]) -> InferenceStream<Value> {
+        let transform = model.transform, options = decodeOptions
+        let prefetcher = BatchPrefetcher(count: inputs.count, batchSize: batchSize, height: model.inputSize.height,
+                                         width: model.inputSize.width) { index, output in
+            transform.write(try inputs[index].decode(options: options), into: output)
+        }
+        return InferenceStream(names: inputs.map(\.name), prefetcher: prefetcher, compute: compute)
+    }
+
+    /// The k most probable classes of each row, most probable first (ties: lower index first).
+    static func top(_ k: Int, of probabilities: Tensor, head: ClassifierHead) -> [[ClassScore]] {
+        let classes = head.classCount, rows = probabilities.shape[0], k = min(k, classes)
+        return probabilities.withUnsafeBufferPointer { p in
+            (0..<rows).map { row in
+                let values = p[(row * classes)..<((row + 1) * classes)]
+                return values.enumerated()
+                    .sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
+                    .prefix(k).map { ClassScore(index: $0.offset, name: head.className($0.offset), probability: $0.element) }
+            }
+        }
+    }
+}
+
+/// The results of a session call, one per input in input order, computed batch by batch as they
+/// are read (decoding of the next batch overlaps the network on this one). Stop early with
+/// `cancel()`; a stream that is dropped stops too.
+public final class InferenceStream<Value: Sendable>: Sequence, IteratorProtocol, @unchecked Sendable {
+    /// Inputs in the stream.
+    public let count: Int
+    private let names: [String]
+    private let prefetcher: BatchPrefetcher
+    private let compute: @Sendable (Tensor) throws -> [Value]
+    private var pending: [InferenceItem<Value>] = []
+    private var nextPending = 0
+
+    init(names: [String], prefetcher: BatchPrefetcher, compute: @escaping @Sendable (Tensor) throws -> [Value]) {
+        count = names.count
+        self.names = names
+        self.prefetcher = prefetcher
+        self.compute = compute
+    }
+
+    deinit { prefetcher.cancel() }
+
+    /// The next input's result; nil after the last one (or after `cancel()`).
+    public func next() -> InferenceItem<Value>? {
+        while nextPending == pending.count {
+            guard let batch = prefetcher.next() else { return nil }
+            pending = items(of: batch)
+            nextPending = 0
+        }
+        defer { nextPending += 1 }
+        return pending[nextPending]
+    }
+
+    /// Stops preparing further batches; `next()` then ends after what is already prepared.
+    public func cancel() { prefetcher.cancel() }
+
+    private func items(of batch: BatchPrefetcher.Batch) -> [InferenceItem<Value>] {
+        var items = batch.failures.map { failure in
+            InferenceItem<Value>(index: failure.index, name: names[failure.index],
+                                 result: .failure(.unreadableImage(name: names[failure.index],
+                                                                   reason: String(describing: failure.error))))
+        }
+        if !batch.indices.isEmpty {
+            do {
+                let values = try compute(batch.tensor)
+                items += zip(batch.indices, values).map { InferenceItem(index: $0, name: names[$0], result: .success($1)) }
+            } catch {
+                items += batch.indices.map {
+                    InferenceItem(index: $0, name: names[$0],
+                                  result: .failure(.modelFailed(name: names[$0], reason: String(describing: error))))
+                }
+            }
+        }
+        return items.sorted { $0.index < $1.index }
+    }
+}
+
+public enum SessionError: Error, CustomStringConvertible, Sendable, Equatable {
+    case invalidBatchSize(Int)
+    case invalidTopK(Int)
+    /// `classify` on a model with no head attached and no classifier of its own.
+    case noClassifier(String)
+    case noSuchStage(String, network: String, stages: [String])
+
+    public var description: String {
+        switch self {
+        case let .invalidBatchSize(size): return "batch size \(size) must be at least 1"
+        case let .invalidTopK(k): return "top-k \(k) must be at least 1"
+        case let .noClassifier(path): return "\(path) has no classifier; attach a head"
+        case let .noSuchStage(name, network, stages):
+            return "\(network) has no stage '\(name)' (stages: \(stages.joined(separator: ", ")))"
+        }
+    }
+}
