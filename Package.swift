@@ -31,11 +31,11 @@ let package = Package(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
-        // Hot loops in C, each with an AVX2+FMA build picked at run time and a portable one:
-        // convolution kernels (packed GEMM with fused epilogues, depthwise conv, LayerNorm) and
-        // transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
+        // Hot loops in C, one function table per instruction set (arch/portable, arch/x86_avx2),
+        // chosen once per compute context: packed GEMM with fused epilogues, depthwise conv +
+        // LayerNorm, and the transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
         .target(name: "CBirderKernels", path: "Sources/CBirderKernels"),
-        // Tensor, threads and the numeric kernels (GEMM through BLAS).
+        // Tensor, the compute context (threads, kernel set) and the numeric kernels.
         .target(name: "BirderCore", dependencies: blas + ["CBirderKernels"], swiftSettings: strictSettings,
                 linkerSettings: blasLinker),
         // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy.
@@ -50,7 +50,8 @@ let package = Package(
         .target(
             name: "BirderHub", dependencies: ["BirderModels", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
-        // The public library: re-exports the pieces above.
+        // The public library: models, inference sessions, the model store; re-exports the value
+        // types and evaluation methods of the pieces above.
         .target(
             name: "Birder", dependencies: ["BirderCore", "BirderIO", "BirderVision", "BirderModels", "BirderEval", "BirderHub"],
             swiftSettings: strictSettings),
@@ -58,6 +59,11 @@ let package = Package(
             name: "BirderCLI",
             dependencies: ["Birder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings),
+        // The README's library examples, verbatim (a test checks that they are): built by CI.
+        .executableTarget(name: "ExampleClassifyPhoto", dependencies: ["Birder"], path: "Examples/ClassifyPhoto",
+                          swiftSettings: strictSettings),
+        .executableTarget(name: "ExampleEmbedFolder", dependencies: ["Birder"], path: "Examples/EmbedFolder",
+                          swiftSettings: strictSettings),
 
         // Test helpers shared by the test targets (fixture paths, comparisons).
         .target(name: "BirderTestSupport", dependencies: ["BirderCore"], path: "Tests/BirderTestSupport",
@@ -69,5 +75,6 @@ let package = Package(
         .testTarget(name: "BirderEvalTests", dependencies: ["BirderEval", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderCLITests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BirderTests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
     ]
 )

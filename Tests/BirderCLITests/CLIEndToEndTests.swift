@@ -25,11 +25,6 @@ import BirderTestSupport
 
     init() throws { expected = try Fixtures.json(Expected.self, "cli/expected.json") }
 
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        let (diff, ref) = maxAbsDifference(a, b)
-        return diff / max(ref, 1e-12)
-    }
-
     @Test func predictWithAHeadAsJSON() throws {
         let result = try BirderProcess.run(["predict", photos, "--model", model, "--head", "order", "--top-k", "5",
                                             "--format", "json", "--threads", "2"])

@@ -22,6 +22,12 @@ public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> (maxDiff: Float, max
     return (diff, ref)
 }
 
+/// max |a − b| relative to max |b|: the parity measure of the model tests.
+public func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    let (diff, ref) = maxAbsDifference(a, b)
+    return diff / max(ref, 1e-12)
+}
+
 /// A small deterministic generator for test data (SplitMix64).
 public struct TestRandom {
     private var state: UInt64

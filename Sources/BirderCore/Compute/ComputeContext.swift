@@ -68,6 +68,8 @@ public struct ComputeContext: Sendable {
         guard count > 0 else { return }
         let workers = min(threads, max(1, count / max(grain, 1)))
         if workers <= 1 {
+            activity.enter()
+            defer { activity.leave() }
             body(0..<count)
             return
         }
@@ -96,6 +98,8 @@ public struct ComputeContext: Sendable {
         guard count > 0 else { return }
         let workers = min(threads, count)
         if workers == 1 {
+            activity.enter()
+            defer { activity.leave() }
             for chunk in 0..<count { body(0, chunk) }
             return
         }
