@@ -1,7 +1,7 @@
 /// Everything that can go wrong reading or writing a weights file. Every case names the file, so
 /// a message can be shown as is (`PATH: reason`).
 public enum BirderIOError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// The file could not be opened, mapped, read or written.
+    /// The file could not be opened, read or written, or is not a regular file.
     case io(path: String, reason: String)
     /// The ZIP container of a `.pt` file is malformed, truncated or uses an unsupported feature.
     case invalidZip(path: String, reason: String)
