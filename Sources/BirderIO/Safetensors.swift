@@ -75,7 +75,7 @@ public enum Safetensors {
             for item in shapeItems {
                 guard let dim = item.intValue, dim >= 0 else { throw fail("tensor '\(name)' has a negative or non-integer dimension") }
                 let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow else { throw fail("tensor '\(name)': element count of \(shapeItems) overflows") }
+                guard !overflow else { throw fail("tensor '\(name)': element count of shape \(JSONValue.array(shapeItems).brief()) overflows") }
                 count = product
                 shape.append(dim)
             }
