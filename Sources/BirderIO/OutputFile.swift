@@ -17,7 +17,9 @@ final class OutputFile {
     init(path: String) throws(BirderIOError) {
         self.path = path
         temporaryPath = path + ".partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // A fresh name, created here: O_EXCL and O_NOFOLLOW refuse a FIFO or link planted under it
+        // (opening a FIFO for writing would block until a reader came).
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: path, reason: "cannot create: \(FileContents.errnoText())") }
     }
 
