@@ -1,7 +1,7 @@
 /// Everything that can go wrong reading or writing a weights file. Every case names the file, so
 /// a message can be shown as is (`PATH: reason`).
 public enum BirderIOError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// The file could not be opened, mapped, read or written.
+    /// The file could not be opened, read or written, or is not a regular file.
     case io(path: String, reason: String)
     /// The ZIP container of a `.pt` file is malformed, truncated or uses an unsupported feature.
     case invalidZip(path: String, reason: String)
@@ -49,5 +49,32 @@ public enum BirderIOError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 
-    public var description: String { "\(path): \(reason)" }
+    /// One line, whatever the file put in names and keys: control characters are escaped and an
+    /// over-long reason is cut, so a hostile name cannot forge or flood the output.
+    public var description: String { "\(Self.oneLine(path, limit: 4096)): \(Self.oneLine(reason, limit: 1000))" }
+
+    static func oneLine(_ text: String, limit: Int) -> String {
+        var out = String.UnicodeScalarView()
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count >= limit {
+                out.append("…")
+                break
+            }
+            switch scalar {
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+            case "\t": out.append(contentsOf: "\\t".unicodeScalars)
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+                    || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+                } else {
+                    out.append(scalar)
+                }
+            }
+            count += 1
+        }
+        return String(out)
+    }
 }

@@ -242,7 +242,9 @@ public struct Head: Sendable {
         }
         let state = try StateDict(path: path, pickle: stateDict)
         guard let weight = state["weight"], let bias = state["bias"] else {
-            throw .invalidContent(path: path, reason: "head state needs 'weight' and 'bias', has \(state.names)")
+            let shown = state.names.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+            throw .invalidContent(path: path, reason:
+                "head state needs 'weight' and 'bias', has \(state.count == 0 ? "no tensors" : shown + (state.count > 5 ? ", … (\(state.count) tensors)" : ""))")
         }
         guard weight.dtype.isFloatingPoint, bias.dtype.isFloatingPoint else {
             throw .invalidContent(path: path, reason: "head weight/bias are not floating point")

@@ -39,14 +39,31 @@ public struct JSONMember: Sendable, Equatable {
     }
 }
 
+/// Compact JSON text, so a value quoted in a message reads as data, not as Swift enum cases.
+extension JSONValue: CustomStringConvertible {
+    public var description: String { serialized(pythonStyle: false) }
+
+    /// At most about `limit` characters of the compact text, for error messages.
+    func brief(limit: Int = 200) -> String {
+        let text = serialized(pythonStyle: false)
+        return text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    }
+}
+
 extension JSONValue {
     public struct ParseError: Error, CustomStringConvertible, Sendable {
         public let description: String
     }
 
-    /// Parses UTF-8 JSON text. Nesting is limited so hostile input cannot exhaust the stack.
-    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws(ParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+    /// Values one parse may build. Each costs tens of bytes in memory against a few in the text, so
+    /// a safetensors header at the library's 100 MB limit could otherwise take gigabytes; real
+    /// headers and Birder's metadata hold tens of thousands.
+    public static let maxValues = 1 << 21
+
+    /// Parses UTF-8 JSON text. Nesting is limited so hostile input cannot exhaust the stack, and
+    /// the number of values so it cannot exhaust memory.
+    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64, maxValues: Int = JSONValue.maxValues) throws(ParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth, maxValues: maxValues)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -55,9 +72,9 @@ extension JSONValue {
     }
 
     /// Parses JSON text (object keys kept in order, integers kept as `Int`).
-    public static func parse(_ text: String, maxDepth: Int = 64) throws(ParseError) -> JSONValue {
+    public static func parse(_ text: String, maxDepth: Int = 64, maxValues: Int = JSONValue.maxValues) throws(ParseError) -> JSONValue {
         let bytes = Array(text.utf8)
-        return try withBytes(bytes) { (raw) throws(ParseError) in try parse(raw, maxDepth: maxDepth) }
+        return try withBytes(bytes) { (raw) throws(ParseError) in try parse(raw, maxDepth: maxDepth, maxValues: maxValues) }
     }
 
     /// Serialised as Python's `json.dumps` does by default (", " and ": " separators, non-ASCII
@@ -137,11 +154,15 @@ extension JSONValue {
 private struct JSONParser {
     let bytes: UnsafeRawBufferPointer
     let maxDepth: Int
+    let maxValues: Int
+    var valuesLeft: Int
     var position = 0
 
-    init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    init(bytes: UnsafeRawBufferPointer, maxDepth: Int, maxValues: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.maxValues = maxValues
+        valuesLeft = maxValues
     }
 
     func error(_ message: String) -> JSONValue.ParseError {
@@ -162,6 +183,8 @@ private struct JSONParser {
 
     mutating func value(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
         guard depth < maxDepth else { throw error("nesting deeper than \(maxDepth)") }
+        guard valuesLeft > 0 else { throw error("more than \(maxValues) values") }
+        valuesLeft -= 1
         guard position < bytes.count else { throw error("unexpected end of JSON") }
         switch bytes[position] {
         case UInt8(ascii: "{"):

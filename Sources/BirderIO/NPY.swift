@@ -7,7 +7,16 @@ public enum NPY {
 
     /// Reads any supported dtype (little- or big-endian, C or Fortran order) without copying.
     public static func read(_ path: String) throws(BirderIOError) -> StoredTensor {
-        let file = try MappedFile(path: path)
+        let file = try FileContents(path: path) { (prefix, _) throws(BirderIOError) in
+            guard prefix.count >= magic.count, Array(prefix.prefix(magic.count)) == magic else {
+                throw .invalidNpy(path: path, reason: "no NUMPY magic")
+            }
+        }
+        return try read(file)
+    }
+
+    static func read(_ file: FileContents) throws(BirderIOError) -> StoredTensor {
+        let path = file.path
         func fail(_ reason: String) -> BirderIOError { .invalidNpy(path: path, reason: reason) }
         let bytes = file.bytes
         var r = ByteReader(bytes)

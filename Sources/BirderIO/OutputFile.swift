@@ -17,8 +17,10 @@ final class OutputFile {
     init(path: String) throws(BirderIOError) {
         self.path = path
         temporaryPath = path + ".partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw .io(path: path, reason: "cannot create: \(MappedFile.errnoText())") }
+        // A fresh name, created here: O_EXCL and O_NOFOLLOW refuse a FIFO or link planted under it
+        // (opening a FIFO for writing would block until a reader came).
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: path, reason: "cannot create: \(FileContents.errnoText())") }
     }
 
     deinit {
@@ -34,7 +36,7 @@ final class OutputFile {
             let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io(path: path, reason: "write failed: \(MappedFile.errnoText())")
+                throw .io(path: path, reason: "write failed: \(FileContents.errnoText())")
             }
             done += n
         }
@@ -54,10 +56,10 @@ final class OutputFile {
         fd = -1
         guard result == 0 else {
             unlink(temporaryPath)
-            throw .io(path: path, reason: "close failed: \(MappedFile.errnoText())")
+            throw .io(path: path, reason: "close failed: \(FileContents.errnoText())")
         }
         guard rename(temporaryPath, path) == 0 else {
-            let reason = MappedFile.errnoText()
+            let reason = FileContents.errnoText()
             unlink(temporaryPath)
             throw .io(path: path, reason: "cannot rename into place: \(reason)")
         }

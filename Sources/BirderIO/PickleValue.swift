@@ -128,3 +128,74 @@ public struct PickleDict: Sendable {
         return nil
     }
 }
+
+/// Written as Python would show it (`{'a': [1, 2.5]}`), cut after about 200 characters: error
+/// messages quote values from files, which can be huge.
+extension PickleValue: CustomStringConvertible {
+    public var description: String {
+        var out = BoundedText(limit: 200)
+        write(into: &out)
+        return out.text
+    }
+
+    private func write(into out: inout BoundedText) {
+        guard !out.isFull else { return }
+        func sequence(_ items: [PickleValue], _ open: String, _ close: String, trailingComma: Bool = false) {
+            out.append(open)
+            for (i, item) in items.enumerated() {
+                if out.isFull { return }
+                if i > 0 { out.append(", ") }
+                item.write(into: &out)
+            }
+            if trailingComma && items.count == 1 { out.append(",") }
+            out.append(close)
+        }
+        switch self {
+        case .none: out.append("None")
+        case .bool(let b): out.append(b ? "True" : "False")
+        case .int(let i): out.append(String(i))
+        case .float(let d): out.append(d.isNaN ? "nan" : d.isInfinite ? (d < 0 ? "-inf" : "inf") : "\(d)")
+        case .string(let s): out.append("'"); out.append(s); out.append("'")
+        case .bytes(let b): out.append("<\(b.count) bytes>")
+        case .list(let items): sequence(items, "[", "]")
+        case .tuple(let items): sequence(items, "(", ")", trailingComma: true)
+        case .set(let items): items.isEmpty ? out.append("set()") : sequence(items, "{", "}")
+        case .dict(let dict):
+            out.append("{")
+            for (i, entry) in dict.entries.enumerated() {
+                if out.isFull { return }
+                if i > 0 { out.append(", ") }
+                entry.key.write(into: &out)
+                out.append(": ")
+                entry.value.write(into: &out)
+            }
+            out.append("}")
+        case .tensor(let t): out.append("<tensor \(t.dtype.rawValue) \(t.shape)>")
+        case .global(let name): out.append(name)
+        case .object(let name, let args): out.append(name); sequence(args, "(", ")")
+        }
+    }
+}
+
+/// Text that stops growing at `limit` characters and then ends in "…".
+struct BoundedText {
+    let limit: Int
+    private(set) var text = ""
+    private var length = 0
+    private(set) var isFull = false
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func append(_ piece: String) {
+        guard !isFull else { return }
+        for character in piece {
+            if length == limit {
+                text += "…"
+                isFull = true
+                return
+            }
+            text.append(character)
+            length += 1
+        }
+    }
+}

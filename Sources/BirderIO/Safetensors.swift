@@ -9,26 +9,35 @@ public enum Safetensors {
         public var metadata: [String: String]
     }
 
-    static func looksLikeSafetensors(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard bytes.count >= 10 else { return false }
-        let n = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-        return n <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
+    /// `prefix`: the file's first bytes; `size`: its total size.
+    static func looksLikeSafetensors(_ prefix: UnsafeRawBufferPointer, size: Int) -> Bool {
+        guard prefix.count >= 10, size >= 10 else { return false }
+        let n = UInt64(littleEndian: prefix.loadUnaligned(as: UInt64.self))
+        return n <= UInt64(size - 8) && prefix[8] == UInt8(ascii: "{")
     }
 
     public static func load(_ path: String) throws(BirderIOError) -> File {
-        try load(try MappedFile(path: path))
+        try load(try FileContents(path: path) { (prefix, size) throws(BirderIOError) in try checkHeaderLength(prefix, size: size, path: path) })
     }
 
-    static func load(_ file: MappedFile) throws(BirderIOError) -> File {
+    /// The header length must fit the file and the library's limit; checked on the first bytes so
+    /// a file that cannot be safetensors is refused before the rest of it is read.
+    static func checkHeaderLength(_ prefix: UnsafeRawBufferPointer, size: Int, path: String) throws(BirderIOError) {
+        func fail(_ reason: String) -> BirderIOError { .invalidSafetensors(path: path, reason: reason) }
+        guard size >= 8, prefix.count >= 8 else { throw fail("file too short (\(size) bytes) for a header length") }
+        let headerLength = UInt64(littleEndian: prefix.loadUnaligned(as: UInt64.self))
+        guard headerLength <= UInt64(maxHeaderSize) else { throw fail("header length \(headerLength) exceeds \(maxHeaderSize) bytes") }
+        guard headerLength <= UInt64(size - 8) else {
+            throw fail("header length \(headerLength) exceeds the \(size - 8) bytes after it")
+        }
+    }
+
+    static func load(_ file: FileContents) throws(BirderIOError) -> File {
         let path = file.path
         func fail(_ reason: String) -> BirderIOError { .invalidSafetensors(path: path, reason: reason) }
         let bytes = file.bytes
-        guard bytes.count >= 8 else { throw fail("file too short (\(bytes.count) bytes) for a header length") }
+        try checkHeaderLength(bytes, size: bytes.count, path: path)
         let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-        guard headerLength <= UInt64(maxHeaderSize) else { throw fail("header length \(headerLength) exceeds \(maxHeaderSize) bytes") }
-        guard headerLength <= UInt64(bytes.count - 8) else {
-            throw fail("header length \(headerLength) exceeds the \(bytes.count - 8) bytes after it")
-        }
         let dataStart = 8 + Int(headerLength)
         let dataSize = bytes.count - dataStart
         let header: JSONValue
@@ -66,7 +75,7 @@ public enum Safetensors {
             for item in shapeItems {
                 guard let dim = item.intValue, dim >= 0 else { throw fail("tensor '\(name)' has a negative or non-integer dimension") }
                 let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow else { throw fail("tensor '\(name)': element count of \(shapeItems) overflows") }
+                guard !overflow else { throw fail("tensor '\(name)': element count of shape \(JSONValue.array(shapeItems).brief()) overflows") }
                 count = product
                 shape.append(dim)
             }

@@ -1,7 +1,7 @@
 import BirderCore
 
 /// Named tensors in file order: a checkpoint's `state`, a safetensors file's tensors. Models read
-/// it through `ParameterSource`; Float32 tensors borrow the mapped file where they can.
+/// it through `ParameterSource`; Float32 tensors borrow the file's bytes where they can.
 public struct StateDict: ParameterSource, Sendable {
     /// The file the tensors came from (for error messages); "<memory>" for dicts made in code.
     public let path: String

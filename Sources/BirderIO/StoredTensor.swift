@@ -1,7 +1,7 @@
 import BirderCore
 
 /// A block of elements of one dtype as a file stores them: a torch storage, a safetensors data
-/// range, an `.npy` payload, or bytes made in Swift. Kept alive by `owner` (a mapped file,
+/// range, an `.npy` payload, or bytes made in Swift. Kept alive by `owner` (a file read into memory,
 /// owned bytes, or a `TensorStorage`).
 public final class StorageBuffer: @unchecked Sendable {
     public let dtype: DType
@@ -295,7 +295,7 @@ public struct StoredTensor: Sendable {
         guard contiguous, count > 0 else { return nil }
         let start = base + offset * 4
         guard Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }
-        // The memory is writable: a private mapping or owned bytes (see MappedFile).
+        // The memory is writable: owned bytes (a file read into memory, or bytes made in Swift).
         let pointer = UnsafeMutableRawPointer(mutating: start).bindMemory(to: Float.self, capacity: count)
         return TensorStorage(borrowing: pointer, count: count, owner: storage)
     }

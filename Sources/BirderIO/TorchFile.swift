@@ -2,15 +2,14 @@
 /// `<root>/data/<key>` (raw storages) and `<root>/byteorder`.
 public enum TorchFile {
     /// Reads a `.pt` file the way `torch.load(path, weights_only=True)` does, without executing
-    /// anything: the pickle becomes a `PickleValue`, tensors borrow the memory-mapped file.
+    /// anything: the pickle becomes a `PickleValue`, tensors borrow the file's bytes read into memory.
     public static func load(_ path: String) throws(BirderIOError) -> PickleValue {
-        let file = try MappedFile(path: path)
+        let file = try FileContents(path: path) { (prefix, _) throws(BirderIOError) in try checkSignature(prefix, path: path) }
         return try load(file)
     }
 
-    static func load(_ file: MappedFile) throws(BirderIOError) -> PickleValue {
-        let path = file.path
-        let bytes = file.bytes
+    /// Refuses what is not a ZIP archive, naming the older torch formats it may be.
+    static func checkSignature(_ bytes: UnsafeRawBufferPointer, path: String) throws(BirderIOError) {
         guard ZipArchive.isZip(bytes) else {
             if bytes.count >= 2, bytes[0] == 0x80, bytes[1] <= 5 {
                 throw .unsupported(path: path, reason:
@@ -21,6 +20,12 @@ public enum TorchFile {
             }
             throw .invalidContent(path: path, reason: "not a PyTorch checkpoint (no ZIP signature)")
         }
+    }
+
+    static func load(_ file: FileContents) throws(BirderIOError) -> PickleValue {
+        let path = file.path
+        let bytes = file.bytes
+        try checkSignature(bytes, path: path)
         let archive = try ZipArchive(path: path, bytes: bytes)
         var byName: [String: ZipEntry] = [:]
         for entry in archive.entries { byName[entry.name] = entry }

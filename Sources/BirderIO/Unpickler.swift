@@ -36,18 +36,45 @@ struct Unpickler {
     private var stack: [Node] = []
     private var marks: [Int] = []
     private var memo: [UInt32: Node] = [:]
-    /// Bound on the total work of turning the arena into values (shared sub-structures can make
-    /// a small pickle describe an exponentially large tree).
-    private var conversionBudget: Int
+    /// Elements the pickle may expand to. Memo references let a few bytes name a whole earlier
+    /// structure, so nested sharing ("billion laughs") describes a tree exponentially larger than
+    /// the file; every consumer of the result (`jsonValue`, config and class readers) walks that
+    /// tree. Charged for every element the result holds counting each reference to a shared part
+    /// in full, and for every container copied while loading, so whatever walks the result is
+    /// bounded too. Real checkpoints need about one element per opcode.
+    private var elementBudget: Int
+    let elementLimit: Int
     private static let maxDepth = 100
     static let maxExpandedElements = 1 << 24
+    /// Elements that views repeating storage elements (stride 0) may add, over all tensors.
+    private var repeatedElementBudget = Unpickler.maxExpandedElements
 
     init(path: String, bytes: UnsafeRawBufferPointer,
          loadStorage: @escaping (StorageRequest) throws(BirderIOError) -> StorageBuffer) {
         self.path = path
         reader = ByteReader(bytes)
         self.loadStorage = loadStorage
-        conversionBudget = 1_000_000 + 16 * bytes.count
+        elementLimit = Self.elementLimit(pickleBytes: bytes.count)
+        elementBudget = elementLimit
+    }
+
+    static func elementLimit(pickleBytes: Int) -> Int { (1 << 20) + 4 * pickleBytes }
+
+    /// A string or bytes value counts one element per 16 bytes beyond the first.
+    private static func cost(_ value: PickleValue) -> Int {
+        switch value {
+        case .string(let s): 1 + s.utf8.count / 16
+        case .bytes(let b): 1 + b.count / 16
+        case .object(_, let args): args.reduce(1) { $0 + cost($1) }
+        default: 1
+        }
+    }
+
+    private mutating func charge(_ elements: Int) throws(BirderIOError) {
+        elementBudget -= min(elements, elementBudget + 1)
+        guard elementBudget >= 0 else {
+            throw fail("its shared references expand to more than \(elementLimit) elements, far beyond any real checkpoint (nested references to one structure, a \"billion laughs\" pickle)")
+        }
     }
 
     private func fail(_ reason: String) -> BirderIOError { .invalidPickle(path: path, reason: reason) }
@@ -117,9 +144,9 @@ struct Unpickler {
                     guard version <= 5 else { throw fail("unknown pickle protocol \(version)") }
                 case 0x2E:  // STOP
                     guard let top = stack.popLast() else { throw fail("STOP with an empty stack") }
-                    var cache: [Int: PickleValue] = [:]
+                    var cache: [Int: (value: PickleValue, elements: Int)] = [:]
                     var inProgress = Set<Int>()
-                    return try convert(top, depth: 0, cache: &cache, inProgress: &inProgress)
+                    return try convert(top, depth: 0, cache: &cache, inProgress: &inProgress).value
                 case 0x63:  // GLOBAL
                     try global()
                 case 0x52:  // REDUCE
@@ -385,9 +412,13 @@ struct Unpickler {
             let kind: PickleDict.Kind = name == "collections.Counter" ? .counter : .orderedDict
             guard let source = args.first else { return newContainer(.dict(kind), []) }
             guard args.count == 1, case .container(let index) = source else { throw fail("malformed \(name) call") }
-            if case .dict = arena[index].kind { return newContainer(.dict(kind), arena[index].items) }
+            if case .dict = arena[index].kind {
+                try charge(arena[index].items.count)
+                return newContainer(.dict(kind), arena[index].items)
+            }
             guard kind == .orderedDict else { throw .unsupported(path: path, reason: "Counter built from a sequence") }
             var items: [Node] = []
+            try charge(2 * arena[index].items.count)
             for pair in arena[index].items {
                 let kv = try self.items(of: pair, what: "OrderedDict item")
                 guard kv.count == 2 else { throw fail("OrderedDict item is not a pair") }
@@ -396,13 +427,16 @@ struct Unpickler {
             return newContainer(.dict(kind), items)
         case "builtins.set":
             guard let source = args.first else { return newContainer(.set, []) }
-            return newContainer(.set, try items(of: source, what: "set contents"))
+            let contents = try items(of: source, what: "set contents")
+            try charge(contents.count)
+            return newContainer(.set, contents)
         case "torch.Size":
             guard args.count == 1 else { throw fail("malformed torch.Size call") }
             let dims = try items(of: args[0], what: "torch.Size dimensions")
             for dim in dims {
                 guard case .value(.int) = dim else { throw fail("torch.Size of non-integers") }
             }
+            try charge(dims.count)
             return newContainer(.tuple, dims)
         case "_codecs.encode", "builtins.bytearray":
             if name == "builtins.bytearray", args.isEmpty { return .value(.bytes([])) }
@@ -413,12 +447,17 @@ struct Unpickler {
             }
             return .value(.bytes(try encode(text, encoding)))
         case "torch.device", "builtins.complex":
+            // Scalars only (a device name and index, a real and imaginary part): an object's
+            // arguments are not containers anyone walks.
             var values: [PickleValue] = []
             for arg in args {
-                var cache: [Int: PickleValue] = [:]
-                var inProgress = Set<Int>()
-                values.append(try convert(arg, depth: 0, cache: &cache, inProgress: &inProgress))
+                guard case .value(let value) = arg else { throw fail("malformed \(name) call") }
+                switch value {
+                case .none, .bool, .int, .float, .string: values.append(value)
+                default: throw fail("malformed \(name) call")
+                }
             }
+            try charge(values.count)
             return .value(.object(name, values))
         case "torch.serialization._get_layout":
             guard args.count == 1, let layout = asString(args[0], allowBytes: false) else { throw fail("malformed _get_layout call") }
@@ -451,7 +490,7 @@ struct Unpickler {
         }
     }
 
-    private func rebuildTensor(_ name: String, _ args: [Node]) throws(BirderIOError) -> StoredTensor {
+    private mutating func rebuildTensor(_ name: String, _ args: [Node]) throws(BirderIOError) -> StoredTensor {
         let isV3 = name.hasSuffix("_v3")
         let minimum = name.hasSuffix("_rebuild_tensor") ? 4 : (isV3 ? 7 : 6)
         guard args.count >= minimum, args.count <= minimum + 1 else {
@@ -493,9 +532,13 @@ struct Unpickler {
         }
         // Views repeating elements (stride 0, overlaps) are legal, but converting one allocates its
         // full size: cap what a small storage can expand to.
-        if tensor.elementCount > storage.count, tensor.elementCount > Self.maxExpandedElements {
-            throw .unsupported(path: path, reason:
-                "tensor '\(currentTensorName())' is a view of \(tensor.elementCount) elements over a storage of \(storage.count) (more than \(Self.maxExpandedElements) repeated elements)")
+        if tensor.elementCount > storage.count {
+            guard tensor.elementCount <= repeatedElementBudget else {
+                throw .unsupported(path: path, reason: tensor.elementCount > Self.maxExpandedElements
+                    ? "tensor '\(currentTensorName())' is a view of \(tensor.elementCount) elements over a storage of \(storage.count) (more than \(Self.maxExpandedElements) repeated elements)"
+                    : "tensor '\(currentTensorName())' is a view of \(tensor.elementCount) elements over a storage of \(storage.count): with the views before it, more than \(Self.maxExpandedElements) repeated elements")
+            }
+            repeatedElementBudget -= tensor.elementCount
         }
         return tensor
     }
@@ -529,23 +572,35 @@ struct Unpickler {
 
     // MARK: - Arena → values
 
-    private mutating func convert(_ node: Node, depth: Int, cache: inout [Int: PickleValue],
-                                  inProgress: inout Set<Int>) throws(BirderIOError) -> PickleValue {
-        conversionBudget -= 1
-        guard conversionBudget > 0 else { throw fail("structure expands beyond any real checkpoint's size") }
+    /// The value of `node` and how many elements it expands to; charges them to the budget.
+    private mutating func convert(_ node: Node, depth: Int, cache: inout [Int: (value: PickleValue, elements: Int)],
+                                  inProgress: inout Set<Int>) throws(BirderIOError) -> (value: PickleValue, elements: Int) {
         switch node {
-        case .value(let value): return value
-        case .callable(let name): return .global(name)
+        case .value(let value):
+            let elements = Self.cost(value)
+            try charge(elements)
+            return (value, elements)
+        case .callable(let name):
+            try charge(1)
+            return (.global(name), 1)
         case .storage: throw .unsupported(path: path, reason: "a bare storage outside a tensor")
         case .container(let index):
-            if let done = cache[index] { return done }
+            // A shared structure converts once but counts in full at every reference.
+            if let done = cache[index] {
+                try charge(done.elements)
+                return done
+            }
             guard depth < Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
             guard inProgress.insert(index).inserted else { throw .unsupported(path: path, reason: "self-referencing structure") }
+            try charge(1)
+            var elements = 1
             let container = arena[index]
             var values: [PickleValue] = []
             values.reserveCapacity(container.items.count)
             for item in container.items {
-                values.append(try convert(item, depth: depth + 1, cache: &cache, inProgress: &inProgress))
+                let converted = try convert(item, depth: depth + 1, cache: &cache, inProgress: &inProgress)
+                values.append(converted.value)
+                elements += converted.elements
             }
             let result: PickleValue
             switch container.kind {
@@ -573,8 +628,8 @@ struct Unpickler {
                 result = .dict(PickleDict(entries, kind: kind))
             }
             inProgress.remove(index)
-            cache[index] = result
-            return result
+            cache[index] = (result, elements)
+            return (result, elements)
         }
     }
 }

@@ -8,9 +8,28 @@ public enum WeightsFile: Sendable {
     case stateDict(StateDict, Checkpoint.Format)
 
     public static func open(_ path: String) throws(BirderIOError) -> WeightsFile {
-        let file = try MappedFile(path: path)
-        // By name first, so a damaged .safetensors reports safetensors errors; by content otherwise.
-        if path.hasSuffix(".safetensors") || (!ZipArchive.isZip(file.bytes) && Safetensors.looksLikeSafetensors(file.bytes)) {
+        try open(try read(path))
+    }
+
+    /// The file's bytes, refused early when its first bytes are neither ZIP nor safetensors.
+    static func read(_ path: String) throws(BirderIOError) -> FileContents {
+        try FileContents(path: path) { (prefix, size) throws(BirderIOError) in
+            if isSafetensors(path: path, prefix: prefix, size: size) {
+                try Safetensors.checkHeaderLength(prefix, size: size, path: path)
+            } else {
+                try TorchFile.checkSignature(prefix, path: path)
+            }
+        }
+    }
+
+    /// By name first, so a damaged .safetensors reports safetensors errors; by content otherwise.
+    private static func isSafetensors(path: String, prefix: UnsafeRawBufferPointer, size: Int) -> Bool {
+        path.hasSuffix(".safetensors") || (!ZipArchive.isZip(prefix) && Safetensors.looksLikeSafetensors(prefix, size: size))
+    }
+
+    static func open(_ file: FileContents) throws(BirderIOError) -> WeightsFile {
+        let path = file.path
+        if isSafetensors(path: path, prefix: file.bytes, size: file.count) {
             let st = try Safetensors.load(file)
             if st.metadata["signature"] != nil {
                 return .checkpoint(try Checkpoint(path: path, safetensors: st), .safetensors)
@@ -54,8 +73,9 @@ public struct WeightsFileSummary: Sendable {
     public var dtypes: [String: Int]
 
     public static func inspect(_ path: String) throws(BirderIOError) -> WeightsFileSummary {
-        let fileBytes = try MappedFile(path: path).count
-        let opened = try WeightsFile.open(path)
+        let file = try WeightsFile.read(path)
+        let fileBytes = file.count
+        let opened = try WeightsFile.open(file)
         let state: StateDict
         var summary: WeightsFileSummary
         switch opened {

@@ -38,12 +38,12 @@ import BirderTestSupport
         #expect(t[flat: 1] == 6.0 / 8 && t[flat: 4] == 1.0 / 8)
     }
 
-    @Test func contiguousFloat32BorrowsTheMapping() throws {
+    @Test func contiguousFloat32BorrowsTheFileBytes() throws {
         let dict = try #require(try TorchFile.load(ioFixture("tensors.pt")).dictValue)
         let stored = try #require(dict["big_rand"]?.tensorValue)
         let first = stored.float32Tensor(), second = stored.float32Tensor()
         let base = try #require(stored.storage.base)
-        // No copy: the tensor points into the mapped file, and both share one TensorStorage.
+        // No copy: the tensor points into the bytes read from the file, and both share one TensorStorage.
         #expect(UnsafeRawPointer(first.storage.baseAddress) == base)
         #expect(first.storage === second.storage)
         // Writing to a borrowed tensor copies first (the storage is shared with the StoredTensor).

@@ -24,7 +24,7 @@ import BirderTestSupport
         #expect(a.storage === b.storage && b.storageOffset == 3)
         #expect(back["transposed"]?.tensorValue?.strides == [1, 6])
         // Storages are 64-byte aligned in the archive, as torch writes them.
-        let file = try MappedFile(path: path)
+        let file = try FileContents(path: path)
         let archive = try ZipArchive(path: path, bytes: file.bytes)
         for entry in archive.entries where entry.name.contains("/data/") {
             #expect(entry.dataOffset % 64 == 0, "\(entry.name) at \(entry.dataOffset)")
