@@ -111,11 +111,11 @@ struct RegularFile {
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let reason = FileContents.errnoText()
-            systemClose(fd)
+            _ = systemClose(fd)
             throw .io(path: path, reason: "cannot stat: \(reason)")
         }
         if let kind = Self.kindName(info.st_mode) {
-            systemClose(fd)
+            _ = systemClose(fd)
             throw .io(path: path, reason: "is \(kind), not a regular file")
         }
         self.fd = fd

@@ -305,7 +305,7 @@ final class Watchdog: @unchecked Sendable {
                 if finished { return }
                 if now == seen {
                     let path = FileManager.default.temporaryDirectory.appendingPathComponent("birder-fuzz-hang-\(target).bin").path
-                    FileManager.default.createFile(atPath: path, contents: Data(input))
+                    _ = FileManager.default.createFile(atPath: path, contents: Data(input))
                     fatalError("fuzz \(target): no progress for 60 s at iteration \(now) (seed \(seed)); input written to \(path)")
                 }
                 seen = now

@@ -45,15 +45,9 @@ extension ComputeContext {
     /// `gemm` on the context's workers: C is cut into one block of rows (or of columns, when it
     /// has fewer rows than columns) per worker, each block one single-threaded BLAS call. Blocks
     /// are at least 32 rows or columns: below that, each call's packing dominates.
-    package func gemm(
-        _ transA: Transpose, _ transB: Transpose,
-        m: Int, n: Int, k: Int,
-        alpha: Float = 1,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
+    package func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float = 1,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
         let splitColumns = m < n
         let workers = max(1, min(threads, (splitColumns ? n : m) / 32))

@@ -5,7 +5,7 @@ import CBirderKernels
 /// loops are C (the context's kernel set); these wrappers split rows over the context's workers.
 
 /// GELU activations a transformer MLP may use.
-public enum GELUKind: String, Sendable {
+package enum GELUKind: String, Sendable {
     /// 0.5·x·(1 + erf(x/√2)), `nn.GELU()`.
     case exact = "gelu"
     /// x·σ(1.702·x), CLIP's `QuickGELU`.
