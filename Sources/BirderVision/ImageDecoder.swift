@@ -82,15 +82,42 @@ public enum ImageDecoder {
         return nil
     }
 
-    /// Names a few formats PIL would open, to make the refusal clear.
+    /// Names the formats PIL would open (by the magic numbers of its plugins' `_accept`), so that
+    /// the refusal says what the file is. torchvision's folder loader picks .ppm, .pgm, .bmp and
+    /// .tif files too, so those are the likeliest to reach this engine.
     static func otherFormatName(_ bytes: [UInt8]) -> String? {
         func starts(_ magic: String, at offset: Int = 0) -> Bool {
             let m = Array(magic.utf8)
             return bytes.count >= offset + m.count && bytes[offset..<(offset + m.count)].elementsEqual(m)
         }
+        func starts(_ magic: [UInt8]) -> Bool { bytes.count >= magic.count && bytes[0..<magic.count].elementsEqual(magic) }
         if starts("GIF87a") || starts("GIF89a") { return "GIF" }
         if starts("BM") && bytes.count >= 26 { return "BMP" }
-        if starts("II*\u{0}") || starts("MM\u{0}*") { return "TIFF" }
+        // PIL's TIFF prefixes include the two byte orders written the "wrong" way round.
+        if starts("II*\u{0}") || starts("MM\u{0}*") || starts("MM*\u{0}") || starts("II\u{0}*") { return "TIFF" }
+        if starts("II+\u{0}") || starts("MM\u{0}+") { return "BigTIFF" }
+        // Netpbm: "P", a kind, whitespace (PIL does not ask for the whitespace, but without it
+        // this is more likely a text file than an image).
+        if bytes.count >= 3, bytes[0] == UInt8(ascii: "P"), [0x20, 0x09, 0x0A, 0x0D].contains(bytes[2]) {
+            switch bytes[1] {
+            case UInt8(ascii: "1"), UInt8(ascii: "4"): return "PBM"
+            case UInt8(ascii: "2"), UInt8(ascii: "5"): return "PGM"
+            case UInt8(ascii: "3"), UInt8(ascii: "6"): return "PPM"
+            case UInt8(ascii: "7"): return "PAM"
+            case UInt8(ascii: "f"), UInt8(ascii: "F"): return "PFM"
+            default: break
+            }
+        }
+        if starts([0, 0, 1, 0]) { return "ICO" }
+        if starts([0, 0, 2, 0]) { return "CUR" }
+        if starts("8BPS") { return "PSD" }
+        if starts("qoif") { return "QOI" }
+        if starts("DDS ") { return "DDS" }
+        if starts("icns") { return "ICNS" }
+        if starts([0x01, 0xDA]) { return "SGI" }
+        if bytes.count >= 2, bytes[0] == 0x0A, [0, 2, 3, 5].contains(bytes[1]) { return "PCX" }
+        if starts([0xFF, 0x0A]) || starts([0, 0, 0, 12, 0x4A, 0x58, 0x4C, 0x20, 0x0D, 0x0A, 0x87, 0x0A]) { return "JPEG XL" }
+        if starts([0xFF, 0x4F, 0xFF, 0x51]) { return "JPEG 2000" }
         if starts("ftypavif", at: 4) || starts("ftypavis", at: 4) { return "AVIF" }
         if starts("ftypheic", at: 4) || starts("ftypheix", at: 4) || starts("ftypmif1", at: 4) { return "HEIF" }
         if bytes.count >= 12, bytes[0..<12].elementsEqual([0, 0, 0, 12, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A]) { return "JPEG 2000" }

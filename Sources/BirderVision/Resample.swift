@@ -91,14 +91,26 @@ final class BicubicAxisCache: @unchecked Sendable {
     }
 }
 
-/// Pillow's bicubic `Image.resize` on 8-bit RGB, bit-exact: a horizontal pass into a uint8
-/// intermediate holding only the rows the vertical pass needs, then the vertical pass; both
-/// accumulate from 2^21 in Int32, shift right by 22 and clamp to 0…255. A pass whose size does
-/// not change is skipped (as in Pillow; its weights would be the identity anyway).
+/// Pillow's bicubic `Image.resize` on 8-bit RGB, bit-exact (Pillow 13, `ImagingResampleInner`):
+/// two separable passes through a uint8 intermediate; each accumulates from 2^21 in Int32, shifts
+/// right by 22 and clamps to 0…255. A pass whose size does not change is skipped (as in Pillow; its
+/// weights would be the identity anyway).
+///
+/// The order of the passes changes the result (the intermediate is rounded to 8 bits), so it is
+/// Pillow's: horizontal first, except when the height shrinks by more than twice as many pixels as
+/// the width does (`in.h - out.h > 0 && in.h - out.h > (in.w - out.w) * 2`), where Pillow 13 runs
+/// the vertical pass first. Pillow 12 and older always ran the horizontal pass first; Birder 0.8.4's
+/// reference environment installs Pillow 13 (through torchvision), so that is what we follow.
 public enum PillowResize {
     /// `image.resize((width, height), Image.BICUBIC)`.
     public static func bicubic(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         resize(image, width: width, height: height, window: (0, 0, width, height))!
+    }
+
+    /// Pillow's choice of pass order for a resize of `input` to `output` (see the type's comment).
+    public static func runsVerticalPassFirst(input: PixelSize, output: PixelSize) -> Bool {
+        let heightShrink = input.height - output.height, widthShrink = input.width - output.width
+        return heightShrink > 0 && heightShrink > widthShrink * 2
     }
 
     /// The `window` (x, y, width, height) of `bicubic(image, width:, height:)`, computed without
@@ -113,43 +125,70 @@ public enum PillowResize {
             guard inSize != outSize else { return nil }
             return cache?.axis(from: inSize, to: outSize) ?? BicubicAxis(from: inSize, to: outSize)
         }
-        let horizontal = axis(image.width, width)
-        let vertical = axis(image.height, height)
-
-        // Input rows the vertical pass reads for the window's output rows.
-        let firstRow: Int, endRow: Int
-        if let vertical {
-            firstRow = Int(vertical.start[window.y])
-            let last = window.y + window.height - 1
-            endRow = Int(vertical.start[last] + vertical.count[last])
-        } else {
-            firstRow = window.y
-            endRow = window.y + window.height
-        }
-
-        // Horizontal pass (or a plain copy of the window's columns) into the uint8 intermediate.
-        let rowBytes = window.width * 3
-        let intermediate: [UInt8] = image.pixels.withUnsafeBufferPointer { source in
-            [UInt8](unsafeUninitializedCapacity: (endRow - firstRow) * rowBytes) { buffer, initialized in
-                let src = source.baseAddress!, dst = buffer.baseAddress!
-                if let horizontal {
-                    horizontalPass(src, inWidth: image.width, rows: firstRow..<endRow, axis: horizontal,
-                                   columns: window.x..<(window.x + window.width), into: dst)
-                } else {
-                    for r in firstRow..<endRow {
-                        (dst + (r - firstRow) * rowBytes).update(from: src + (r * image.width + window.x) * 3, count: rowBytes)
+        let rows = window.y..<(window.y + window.height)
+        let columns = window.x..<(window.x + window.width)
+        let sourceStride = image.width * 3
+        switch (axis(image.width, width), axis(image.height, height)) {
+        case (nil, nil):
+            return image.pixels.withUnsafeBufferPointer { source in
+                RGBImage(width: window.width, height: window.height) { out in
+                    for (i, r) in rows.enumerated() {
+                        (out.baseAddress! + i * window.width * 3)
+                            .update(from: source.baseAddress! + r * sourceStride + window.x * 3, count: window.width * 3)
                     }
                 }
-                initialized = (endRow - firstRow) * rowBytes
             }
-        }
-        guard let vertical else {
-            return RGBImage(width: window.width, height: window.height, pixels: intermediate)
-        }
-        return intermediate.withUnsafeBufferPointer { temp in
-            RGBImage(width: window.width, height: window.height) { out in
-                verticalPass(temp.baseAddress!, rowBytes: rowBytes, firstRow: firstRow, axis: vertical,
-                             rows: window.y..<(window.y + window.height), into: out.baseAddress!)
+        case let (horizontal?, nil):
+            return image.pixels.withUnsafeBufferPointer { source in
+                RGBImage(width: window.width, height: window.height) { out in
+                    horizontalPass(source.baseAddress!, rowStride: sourceStride, firstColumn: 0, rows: rows, axis: horizontal,
+                                   columns: columns, into: out.baseAddress!)
+                }
+            }
+        case let (nil, vertical?):
+            return image.pixels.withUnsafeBufferPointer { source in
+                RGBImage(width: window.width, height: window.height) { out in
+                    verticalPass(source.baseAddress! + window.x * 3, rowStride: sourceStride, rowBytes: window.width * 3,
+                                 firstRow: 0, axis: vertical, rows: rows, into: out.baseAddress!)
+                }
+            }
+        case let (horizontal?, vertical?):
+            if runsVerticalPassFirst(input: PixelSize(width: image.width, height: image.height),
+                                     output: PixelSize(width: width, height: height)) {
+                // Only the source columns the horizontal pass reads for the window's columns.
+                let firstColumn = Int(horizontal.start[window.x])
+                let endColumn = Int(horizontal.start[columns.last!] + horizontal.count[columns.last!])
+                let intermediateStride = (endColumn - firstColumn) * 3
+                let intermediate = image.pixels.withUnsafeBufferPointer { source in
+                    [UInt8](unsafeUninitializedCapacity: window.height * intermediateStride) { buffer, initialized in
+                        verticalPass(source.baseAddress! + firstColumn * 3, rowStride: sourceStride, rowBytes: intermediateStride,
+                                     firstRow: 0, axis: vertical, rows: rows, into: buffer.baseAddress!)
+                        initialized = window.height * intermediateStride
+                    }
+                }
+                return intermediate.withUnsafeBufferPointer { temp in
+                    RGBImage(width: window.width, height: window.height) { out in
+                        horizontalPass(temp.baseAddress!, rowStride: intermediateStride, firstColumn: firstColumn,
+                                       rows: 0..<window.height, axis: horizontal, columns: columns, into: out.baseAddress!)
+                    }
+                }
+            }
+            // Only the source rows the vertical pass reads for the window's rows.
+            let firstRow = Int(vertical.start[window.y])
+            let endRow = Int(vertical.start[rows.last!] + vertical.count[rows.last!])
+            let intermediateStride = window.width * 3
+            let intermediate = image.pixels.withUnsafeBufferPointer { source in
+                [UInt8](unsafeUninitializedCapacity: (endRow - firstRow) * intermediateStride) { buffer, initialized in
+                    horizontalPass(source.baseAddress!, rowStride: sourceStride, firstColumn: 0, rows: firstRow..<endRow,
+                                   axis: horizontal, columns: columns, into: buffer.baseAddress!)
+                    initialized = (endRow - firstRow) * intermediateStride
+                }
+            }
+            return intermediate.withUnsafeBufferPointer { temp in
+                RGBImage(width: window.width, height: window.height) { out in
+                    verticalPass(temp.baseAddress!, rowStride: intermediateStride, rowBytes: intermediateStride,
+                                 firstRow: firstRow, axis: vertical, rows: rows, into: out.baseAddress!)
+                }
             }
         }
     }
@@ -157,18 +196,21 @@ public enum PillowResize {
     @inline(__always)
     private static func clip8(_ sum: Int32) -> UInt8 { UInt8(clamping: sum >> BicubicAxis.precisionBits) }
 
-    private static func horizontalPass(_ src: UnsafePointer<UInt8>, inWidth: Int, rows: Range<Int>, axis: BicubicAxis,
-                                       columns: Range<Int>, into dst: UnsafeMutablePointer<UInt8>) {
+    /// Resamples along x: output pixel `xx` of each source row in `rows` reads the axis' taps
+    /// from `src`, whose rows are `rowStride` bytes apart and whose first pixel is source column
+    /// `firstColumn`. Writes `columns.count` pixels per row, rows packed, into `dst`.
+    private static func horizontalPass(_ src: UnsafePointer<UInt8>, rowStride: Int, firstColumn: Int, rows: Range<Int>,
+                                       axis: BicubicAxis, columns: Range<Int>, into dst: UnsafeMutablePointer<UInt8>) {
         let half: Int32 = 1 << (BicubicAxis.precisionBits - 1)
         axis.start.withUnsafeBufferPointer { start in
             axis.count.withUnsafeBufferPointer { count in
                 axis.weights.withUnsafeBufferPointer { weights in
                     var out = dst
                     for r in rows {
-                        let row = src + r * inWidth * 3
+                        let row = src + r * rowStride
                         for xx in columns {
                             let k = weights.baseAddress! + xx * axis.taps
-                            var p = row + Int(start[xx]) * 3
+                            var p = row + (Int(start[xx]) - firstColumn) * 3
                             var s0 = half, s1 = half, s2 = half
                             for j in 0..<Int(count[xx]) {
                                 let w = k[j]
@@ -186,8 +228,11 @@ public enum PillowResize {
         }
     }
 
-    private static func verticalPass(_ temp: UnsafePointer<UInt8>, rowBytes: Int, firstRow: Int, axis: BicubicAxis,
-                                     rows: Range<Int>, into dst: UnsafeMutablePointer<UInt8>) {
+    /// Resamples along y: output row `yy` (for `yy` in `rows`) reads the axis' taps from `src`,
+    /// whose row `i` is source row `firstRow + i`, `rowStride` bytes apart; `rowBytes` bytes of
+    /// each row are resampled and written, rows packed, into `dst`.
+    private static func verticalPass(_ src: UnsafePointer<UInt8>, rowStride: Int, rowBytes: Int, firstRow: Int,
+                                     axis: BicubicAxis, rows: Range<Int>, into dst: UnsafeMutablePointer<UInt8>) {
         let half: Int32 = 1 << (BicubicAxis.precisionBits - 1)
         let accumulator = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
         defer { accumulator.deallocate() }
@@ -197,7 +242,7 @@ public enum PillowResize {
             let first = Int(axis.start[yy]) - firstRow
             for j in 0..<Int(axis.count[yy]) {
                 let w = axis.weights[yy * axis.taps + j]
-                let row = temp + (first + j) * rowBytes
+                let row = src + (first + j) * rowStride
                 // Integer sums are exact, so summing tap by tap over whole rows equals Pillow's
                 // per-pixel order; this loop vectorises.
                 for i in 0..<rowBytes {

@@ -9,7 +9,12 @@
 // Chunk checks as in PIL: CRCs of the chunks before the first IDAT must be right (PIL refuses the
 // file otherwise); IDAT and later CRCs are not checked (PIL does not read them either; damaged image
 // data still fails in zlib). Known ancillary chunks that do not affect RGB pixels are skipped
-// unparsed, so compressed text or ICC chunks cannot be used as decompression bombs.
+// unparsed, so compressed text or ICC chunks cannot be used as decompression bombs (PIL inflates
+// text and refuses more than 1 MB per chunk; we never inflate it, so accept such files).
+// End of file, as PIL: a chunk after the image data cut inside its data is refused, a file that
+// stops at a chunk boundary or inside a CRC is accepted (bv_png_check_tail). Unlike PIL, a file
+// whose last IDAT chunk is cut (even by only its CRC or zlib checksum, with every row present) is
+// refused: libpng's sequential reader fails before handing over the last row.
 #include "codecs.h"
 
 #include <setjmp.h>
@@ -214,6 +219,43 @@ bv_status bv_png_open(const uint8_t *data, size_t size, uint64_t max_pixels, bv_
     return BV_OK;
 }
 
+// What follows the image data cannot change the pixels, but PIL reads it (load_end) and refuses
+// the file when a chunk there is cut short inside its data; a file that simply stops (no CRC, a
+// partial chunk header, no IEND) it accepts. Walks the chunk lengths only, as far as IEND or the
+// next APNG frame (where PIL stops reading), and does the same.
+static bv_status bv_png_check_tail(const uint8_t *data, size_t size, bv_info *info) {
+    size_t pos = 8;
+    int seen_idat = 0;
+    while (size - pos >= 8) {
+        uint32_t length = bv_be32(data + pos);
+        const uint8_t *type = data + pos + 4;
+        if (memcmp(type, "IEND", 4) == 0 || (seen_idat && memcmp(type, "fcTL", 4) == 0)) {
+            break;
+        }
+        int word = 1;  // PIL's is_cid: four of [A-Za-z0-9_]; anything else ends its reading quietly
+        for (int i = 0; i < 4; i++) {
+            uint8_t c = type[i];
+            word &= (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        }
+        if (!word) {
+            break;
+        }
+        if (memcmp(type, "IDAT", 4) == 0) {
+            seen_idat = 1;
+        }
+        if ((uint64_t)length > (uint64_t)(size - pos - 8)) {
+            snprintf(info->message, sizeof info->message, "file ends inside chunk %.4s after the image data",
+                     (const char *)type);
+            return BV_TRUNCATED;
+        }
+        if ((uint64_t)length + 12 > (uint64_t)(size - pos)) {
+            break;  // only (part of) the CRC is missing
+        }
+        pos += 12 + (size_t)length;
+    }
+    return BV_OK;
+}
+
 bv_status bv_png_read_rgb(bv_png *dec, uint8_t *rgb, bv_info *info) {
     png_uint_32 width = png_get_image_width(dec->png, dec->info);
     png_uint_32 height = png_get_image_height(dec->png, dec->info);
@@ -230,9 +272,8 @@ bv_status bv_png_read_rgb(bv_png *dec, uint8_t *rgb, bv_info *info) {
         // "Not enough image data": the IDAT stream stops early (PIL: "image file is truncated").
         return dec->hit_eof || strstr(dec->message, "Not enough image data") ? BV_TRUNCATED : BV_CORRUPT;
     }
-    // What follows the image data (text, IEND) is not read: it cannot change the pixels.
     png_read_image(dec->png, dec->rows);
-    return BV_OK;
+    return bv_png_check_tail(dec->data, dec->size, info);
 }
 
 void bv_png_close(bv_png *dec) {
