@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import BirderCore
 import BirderIO
 import BirderTestSupport
 
@@ -150,6 +151,14 @@ import BirderTestSupport
         #expect(hostile.stderr.contains("os"))
     }
 
+    @Test func modelsListsTheNetworksOfTheRegistry() throws {
+        let result = try BirderProcess.run(["models", "--networks"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first == "rdnet: rdnet_t rdnet_s rdnet_b rdnet_l")
+        #expect(lines.contains { $0.hasPrefix("vit: ") && $0.split(separator: " ").contains("vit_b16_pn") })
+    }
+
     @Test func benchReportsImagesPerSecond() throws {
         let result = try BirderProcess.run(["bench", "--network", "rdnet_t", "--batch-size", "1", "--iterations", "1",
                                             "--size", "64", "--size", "64", "--json"])
@@ -157,6 +166,14 @@ import BirderTestSupport
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect((object["images_per_second"] as? Double ?? 0) > 0)
         #expect(object["network"] as? String == "rdnet_t")
+        let isa = ProcessInfo.processInfo.environment["BIRDER_ISA"].flatMap { $0.isEmpty ? nil : $0 } ?? InstructionSet.best.rawValue
+        #expect(object["instruction_set"] as? String == isa)
+        let portable = try BirderProcess.run(["bench", "--network", "rdnet_t", "--batch-size", "1", "--iterations", "1",
+                                              "--size", "64", "--size", "64", "--json"], environment: ["BIRDER_ISA": "portable"])
+        let chosen = try #require(try JSONSerialization.jsonObject(with: Data(portable.stdout.utf8)) as? [String: Any])
+        #expect(chosen["instruction_set"] as? String == "portable")
+        let unknown = try BirderProcess.run(["bench", "--network", "rdnet_t", "--isa", "sse9"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("unknown instruction set 'sse9'"))
     }
 
     @Test func downloadRefusesAForgedFileAndLeavesNothing() throws {

@@ -6,7 +6,7 @@ struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "List the known pretrained models and whether each is present locally.",
-        discussion: "Example:\n  birder models --verify")
+        discussion: "Examples:\n  birder models --verify\n  birder models --networks")
 
     @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
     var modelsDir: String?
@@ -17,8 +17,17 @@ struct ModelsCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per model, as a JSON array.")
     var json = false
 
+    @Flag(name: .long, help: "List the networks this engine builds (any checkpoint of these loads), by family.")
+    var networks = false
+
     func run() throws {
         try reportingErrors {
+            if networks {
+                for family in NetworkRegistry.builtIn.families {
+                    print("\(family.name): \(family.networks.joined(separator: " "))")
+                }
+                return
+            }
             let store = ModelStore(directory: modelsDir)
             let directory = modelsDir ?? ProcessInfo.processInfo.environment["BIRDER_MODELS_DIR"] ?? "models"
             var rows: [[String: Any]] = []
