@@ -124,7 +124,8 @@ public final class InferenceSession: Sendable {
 
 /// The results of a session call, one per input in input order, computed batch by batch as they
 /// are read (decoding of the next batch overlaps the network on this one). Stop early with
-/// `cancel()`; a stream that is dropped stops too.
+/// `cancel()`; a stream that is dropped stops too. Read a stream from one thread at a time (it may
+/// be handed between threads); for parallel work, start several calls.
 public final class InferenceStream<Value: Sendable>: Sequence, IteratorProtocol, @unchecked Sendable {
     /// Inputs in the stream.
     public let count: Int
