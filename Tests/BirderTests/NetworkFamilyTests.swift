@@ -10,8 +10,8 @@ struct TinyPatchFamily: NetworkFamily {
     let name = "tinypatch"
     let networks = ["tinypatch_t"]
 
-    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> String? {
-        parameters.shape(of: "patch.weight")?.count == 4 ? "tinypatch_t" : nil
+    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> [String] {
+        parameters.shape(of: "patch.weight")?.count == 4 ? ["tinypatch_t"] : []
     }
 
     func makeEncoder(network: String, binder: ParameterBinder, numClasses: Int?, config: [String: ConfigValue],

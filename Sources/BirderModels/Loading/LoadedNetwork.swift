@@ -45,15 +45,17 @@ package struct LoadedNetwork: Sendable {
                              rgbStats: checkpoint.rgbStats, classifier: classifier)
     }
 
-    /// The network a checkpoint holds: the one its weights match; among several, the one its
-    /// file name starts with; with none, the file name's (whose binding then says what differs).
+    /// The network a checkpoint holds: the one its weights fit; among several, the one its file
+    /// name starts with (else an error: guessing could pick the wrong activation or epsilon); with
+    /// none, the file name's (whose binding then says what differs).
     static func identify(_ state: StateDict, config: [String: ConfigValue], path: String,
                          registry: NetworkRegistry) throws -> String {
         let matches = registry.identify(state, config: config)
         let hint = registry.network(inFileName: URL(fileURLWithPath: path).lastPathComponent)
         if let hint, matches.isEmpty || matches.contains(hint) { return hint }
-        if let first = matches.first { return first }
-        throw ModelLoadError.unknownNetwork(path: path, known: registry.names)
+        if matches.count == 1 { return matches[0] }
+        if matches.isEmpty { throw ModelLoadError.unknownNetwork(path: path, known: registry.names) }
+        throw ModelLoadError.ambiguousNetwork(path: path, candidates: matches)
     }
 
     /// A `*.head.pt` linear probe, checked against this model's embedding width.
@@ -71,6 +73,7 @@ package enum ModelLoadError: Error, CustomStringConvertible {
     case invalid(path: String, reason: String)
     case wrongHead(path: String, headWidth: Int, network: String, embeddingSize: Int)
     case unknownNetwork(path: String, known: [String])
+    case ambiguousNetwork(path: String, candidates: [String])
 
     package var description: String {
         switch self {
@@ -79,6 +82,8 @@ package enum ModelLoadError: Error, CustomStringConvertible {
             return "\(path): the head takes \(width)-wide embeddings, \(network) produces \(size)"
         case let .unknownNetwork(path, known):
             return "\(path): the weights match no network this engine builds (known: \(known.joined(separator: ", ")))"
+        case let .ambiguousNetwork(path, candidates):
+            return "\(path): the weights fit several networks (\(candidates.joined(separator: ", "))); name the file NETWORK_TAG.pt or pass the network"
         }
     }
 }

@@ -5,14 +5,20 @@ struct RDNetFamily: NetworkFamily {
     let name = "rdnet"
     let networks = ["rdnet_t", "rdnet_s", "rdnet_b", "rdnet_l"]
 
-    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> String? {
+    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> [String] {
         guard let stem = parameters.shape(of: "stem.0.weight"), stem.count == 4, stem[1] == 3, stem[2] == 4,
-              let width = parameters.shape(of: "features.1.weight"), width.count == 1 else { return nil }
-        return networks.first { network in
+              let width = parameters.shape(of: "features.1.weight"), width.count == 1 else { return [] }
+        var fits: [(network: String, config: RDNetConfig)] = []
+        for network in networks {
             guard let registered = RDNetConfig.named(network),
-                  let candidate = try? registered.overridden(by: config), (try? candidate.validate()) != nil else { return false }
-            return candidate.numInitFeatures == stem[0] && candidate.returnChannels.last == width[0]
+                  var candidate = try? registered.overridden(by: config), (try? candidate.validate()) != nil,
+                  candidate.numInitFeatures == stem[0], candidate.returnChannels.last == width[0] else { continue }
+            // A checkpoint whose config overrides every structural key makes several names the
+            // same network: those count once.
+            candidate.name = ""
+            if !fits.contains(where: { $0.config == candidate }) { fits.append((network, candidate)) }
         }
+        return fits.map(\.network)
     }
 
     func makeEncoder(network: String, binder: ParameterBinder, numClasses: Int?, config: [String: ConfigValue],

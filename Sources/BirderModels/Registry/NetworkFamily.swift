@@ -10,10 +10,10 @@ package protocol NetworkFamily: Sendable {
     /// Birder network names this family builds, in Birder's registration order.
     var networks: [String] { get }
 
-    /// Which of `networks` a checkpoint holds, judged from its tensor names and shapes (and its
-    /// `config` overrides); nil when the weights are not this family's or match none of its
-    /// configurations.
-    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> String?
+    /// Which of `networks` a checkpoint may hold, judged from its tensor names and shapes (and its
+    /// `config` overrides): every configuration its weights fit (several when configurations
+    /// differ only in what weights do not show, e.g. an activation); empty when none fits.
+    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> [String]
 
     /// Builds `network` from `binder`, packing weights for `kernels`. `config` (a checkpoint's
     /// `config` dict) overrides the registered config; `numClasses` sizes the classifier (nil:
@@ -57,9 +57,9 @@ package struct NetworkRegistry: Sendable {
         }.max { $0.count < $1.count }
     }
 
-    /// The networks whose families recognise the checkpoint's weights, one per family at most.
+    /// The networks whose weights the checkpoint's fit, across families.
     package func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> [String] {
-        families.compactMap { $0.identify(parameters, config: config) }
+        families.flatMap { $0.identify(parameters, config: config) }
     }
 
     package func makeEncoder(network: String, binder: ParameterBinder, numClasses: Int?,

@@ -6,9 +6,9 @@ struct ViTFamily: NetworkFamily {
     let name = "vit"
     var networks: [String] { ViTConfig.registeredNetworks }
 
-    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> String? {
+    func identify(_ parameters: any ParameterSource, config: [String: ConfigValue]) -> [String] {
         guard let patch = parameters.shape(of: "conv_proj.weight"), patch.count == 4, patch[1] == 3,
-              let mlp = parameters.shape(of: "encoder.block.0.mlp.0.weight"), mlp.count == 2 else { return nil }
+              let mlp = parameters.shape(of: "encoder.block.0.mlp.0.weight"), mlp.count == 2 else { return [] }
         let names = parameters.parameterNames
         let depth = Set(names.compactMap { name -> Int? in
             guard name.hasPrefix("encoder.block.") else { return nil }
@@ -18,13 +18,18 @@ struct ViTFamily: NetworkFamily {
         let hasClassToken = parameters.shape(of: "class_token") != nil
         let hasPreNorm = names.contains { $0.hasPrefix("encoder.pre_block.") }
         let hasLayerScale = parameters.shape(of: "encoder.block.0.layer_scale_1.gamma") != nil
-        return networks.first { network in
-            guard let candidate = try? ViTConfig.forNetwork(network, overrides: config) else { return false }
-            return candidate.hiddenDim == patch[0] && candidate.patchSize == patch[2] && candidate.patchSize == patch[3]
-                && candidate.numLayers == depth && candidate.mlpDim == mlp[0] && candidate.preNorm == hasPreNorm
-                && candidate.numRegTokens == registers && candidate.classToken == hasClassToken
-                && candidate.layerScale == hasLayerScale
+        var fits: [(network: String, config: ViTConfig)] = []
+        for network in networks {
+            guard var candidate = try? ViTConfig.forNetwork(network, overrides: config),
+                  candidate.hiddenDim == patch[0], candidate.patchSize == patch[2], candidate.patchSize == patch[3],
+                  candidate.numLayers == depth, candidate.mlpDim == mlp[0], candidate.preNorm == hasPreNorm,
+                  candidate.numRegTokens == registers, candidate.classToken == hasClassToken,
+                  candidate.layerScale == hasLayerScale else { continue }
+            // Names that a checkpoint's config turns into the same network count once.
+            candidate.network = ""
+            if !fits.contains(where: { $0.config == candidate }) { fits.append((network, candidate)) }
         }
+        return fits.map(\.network)
     }
 
     func makeEncoder(network: String, binder: ParameterBinder, numClasses: Int?, config: [String: ConfigValue],
