@@ -9,19 +9,29 @@ import FoundationNetworking
 /// then renamed onto `destination` — so a broken or forged download never sits where a model is
 /// looked for.
 public struct Downloader: Sendable {
-    /// Attempts per download (each resumes where the last stopped).
+    /// Attempts per download (each resumes where the last stopped) after a dropped connection.
     public var attempts: Int = 3
+    /// Seconds without any data after which a transfer is given up (a server that hangs).
     public var timeout: TimeInterval = 60
+    /// Asked a few times a second: true stops the transfer (the partial file is kept to resume).
+    public var isCancelled: @Sendable () -> Bool = { false }
 
-    public init() {}
+    public init(timeout: TimeInterval = 60, isCancelled: @escaping @Sendable () -> Bool = { false }) {
+        self.timeout = timeout
+        self.isCancelled = isCancelled
+    }
 
     public struct Expectation: Sendable {
         public var sha256: String?
         /// Refuses the transfer early when the server announces an implausible size.
         public var plausibleSize: (@Sendable (Int64) -> Bool)?
-        public init(sha256: String? = nil, plausibleSize: (@Sendable (Int64) -> Bool)? = nil) {
+        /// The most bytes the file may have: a larger announced size is refused before the body,
+        /// and a body without (or with a false) Content-Length is cut off there.
+        public var maximumBytes: Int64?
+        public init(sha256: String? = nil, plausibleSize: (@Sendable (Int64) -> Bool)? = nil, maximumBytes: Int64? = nil) {
             self.sha256 = sha256?.lowercased()
             self.plausibleSize = plausibleSize
+            self.maximumBytes = maximumBytes
         }
     }
 
@@ -52,6 +62,8 @@ public struct Downloader: Sendable {
                 break
             } catch let error as DownloadError where error.isRetryable {
                 lastError = error
+            } catch let error as DownloadError where error.isResumable {
+                throw error
             } catch {
                 // Only an interrupted transfer is worth keeping (to resume); a refused one is not.
                 try? fm.removeItem(at: partial)
@@ -94,11 +106,22 @@ public struct Downloader: Sendable {
         request.setValue("birder-swift", forHTTPHeaderField: "User-Agent")
         if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
 
-        let sink = DownloadSink(handle: handle, offset: offset, url: url, expectation: expectation, progress: progress)
-        let session = URLSession(configuration: .ephemeral, delegate: sink, delegateQueue: nil)
+        let sink = DownloadSink(handle: handle, offset: offset, url: url, expectation: expectation, timeout: timeout,
+                                progress: progress)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        let session = URLSession(configuration: configuration, delegate: sink, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
-        session.dataTask(with: request).resume()
-        try sink.wait()
+        let task = session.dataTask(with: request)
+        task.resume()
+        // Wait in short slices: a cancellation (Ctrl-C) stops even a stalled transfer, and a
+        // server silent for `timeout` seconds is given up here, whatever the URL loader's own
+        // timers do (FoundationNetworking on Linux keeps its session default of 60 s).
+        while !sink.finished(within: 0.2) {
+            if isCancelled() { sink.cancel(task) }
+            if sink.secondsSinceData > timeout { sink.giveUp(task) }
+        }
+        try sink.result()
         try handle.synchronize()
     }
 
@@ -125,6 +148,20 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
     case hashMismatch(url: String, expected: String, actual: String)
     case existsWithDifferentHash(String)
     case io(String, String)
+    /// The server announced or sent more than the file may have.
+    case tooLarge(url: String, limit: Int64)
+    /// No data for `seconds`.
+    case timedOut(url: String, seconds: TimeInterval)
+    /// Stopped on request after `bytes` bytes (kept, to resume).
+    case cancelled(url: String, bytes: Int64)
+
+    /// Stopped by the user or a silent server: the bytes so far are sound and kept to resume.
+    var isResumable: Bool {
+        switch self {
+        case .cancelled, .timedOut: return true
+        default: return false
+        }
+    }
 
     var isRetryable: Bool {
         switch self {
@@ -143,6 +180,10 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
             return "\(url): SHA-256 \(actual) differs from the published \(expected); the download was deleted"
         case let .existsWithDifferentHash(path): return "\(path): exists with a different SHA-256; pass --force to replace it"
         case let .io(path, reason): return "\(path): \(reason)"
+        case let .tooLarge(url, limit): return "\(url): the file is larger than its published size (\(limit) bytes at most); refused"
+        case let .timedOut(url, seconds):
+            return "\(url): timed out after \(Int(seconds)) s without data (run again to resume, or raise --timeout)"
+        case let .cancelled(url, bytes): return "\(url): interrupted after \(bytes) bytes (run again to resume)"
         }
     }
 }
@@ -153,24 +194,59 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
     private let url: URL
     private let expectation: Downloader.Expectation
     private let progress: @Sendable (Int64, Int64?) -> Void
+    private let timeout: TimeInterval
     private let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var received: Int64
     private var total: Int64?
     private var failure: DownloadError?
+    private var lastData = DispatchTime.now()
 
-    init(handle: FileHandle, offset: Int64, url: URL, expectation: Downloader.Expectation,
+    init(handle: FileHandle, offset: Int64, url: URL, expectation: Downloader.Expectation, timeout: TimeInterval,
          progress: @escaping @Sendable (Int64, Int64?) -> Void) {
         self.handle = handle
         self.received = offset
         self.url = url
         self.expectation = expectation
+        self.timeout = timeout
         self.progress = progress
     }
 
-    func wait() throws {
-        done.wait()
+    /// Whether the transfer ended within `seconds` (then it stays ended for later calls).
+    func finished(within seconds: TimeInterval) -> Bool {
+        guard done.wait(timeout: .now() + seconds) == .success else { return false }
+        done.signal()
+        return true
+    }
+
+    func result() throws {
         if let failure = lock.withLock({ failure }) { throw failure }
+    }
+
+    /// Seconds since the response or its last bytes arrived.
+    var secondsSinceData: TimeInterval {
+        let last = lock.withLock { lastData }
+        return Double(DispatchTime.now().uptimeNanoseconds - last.uptimeNanoseconds) / 1e9
+    }
+
+    /// Gives up on a silent server; the bytes so far stay in the partial file.
+    func giveUp(_ task: URLSessionTask) {
+        let first: Bool = lock.withLock {
+            guard failure == nil else { return false }
+            failure = .timedOut(url: url.absoluteString, seconds: timeout)
+            return true
+        }
+        if first { task.cancel() }
+    }
+
+    /// Stops the transfer on the user's request; the bytes so far stay in the partial file.
+    func cancel(_ task: URLSessionTask) {
+        let first: Bool = lock.withLock {
+            guard failure == nil else { return false }
+            failure = .cancelled(url: url.absoluteString, bytes: received)
+            return true
+        }
+        if first { task.cancel() }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
@@ -178,6 +254,7 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let announced = response.expectedContentLength
         let disposition: URLSession.ResponseDisposition = lock.withLock {
+            lastData = .now()
             switch status {
             case 206:
                 break
@@ -195,9 +272,14 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
                 return .cancel
             }
             if announced >= 0 {
-                total = received + announced
-                if let plausible = expectation.plausibleSize, !plausible(received + announced) {
-                    failure = .implausibleSize(url: url.absoluteString, bytes: received + announced)
+                let (sum, overflow) = received.addingReportingOverflow(announced)
+                total = overflow ? Int64.max : sum
+                if let maximum = expectation.maximumBytes, overflow || sum > maximum {
+                    failure = .tooLarge(url: url.absoluteString, limit: maximum)
+                    return .cancel
+                }
+                if let plausible = expectation.plausibleSize, !plausible(total!) {
+                    failure = .implausibleSize(url: url.absoluteString, bytes: total!)
                     return .cancel
                 }
             }
@@ -209,11 +291,18 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         let (now, total): (Int64, Int64?) = lock.withLock {
             guard failure == nil else { return (received, self.total) }
+            if let maximum = expectation.maximumBytes, received + Int64(data.count) > maximum {
+                // No Content-Length, or a false one: the body may not outgrow the published size.
+                failure = .tooLarge(url: url.absoluteString, limit: maximum)
+                dataTask.cancel()
+                return (received, self.total)
+            }
             do { try handle.write(contentsOf: data) } catch {
                 failure = .io(url.path, "write failed: \(error)")
                 dataTask.cancel()
             }
             received += Int64(data.count)
+            lastData = .now()
             return (received, self.total)
         }
         progress(now, total)
@@ -221,7 +310,9 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
         lock.withLock {
-            if failure == nil, let error {
+            if failure == nil, let error = error as? URLError, error.code == .timedOut {
+                failure = .timedOut(url: url.absoluteString, seconds: timeout)
+            } else if failure == nil, let error {
                 failure = .transport(url: url.absoluteString, reason: error.localizedDescription)
             } else if failure == nil, let total, received < total {
                 failure = .transport(url: url.absoluteString, reason: "connection closed after \(received) of \(total) bytes")

@@ -113,3 +113,67 @@ extension DownloaderTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 }
+
+/// What a hostile or broken server can do: no or false Content-Length, an absurd announced size,
+/// silence after the headers; and the user stopping a transfer.
+extension DownloaderTests {
+    @Test func aBodyWithoutContentLengthStopsAtTheLimit() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload, announcedLength: "")])
+        defer { server.stop() }
+        let dir = try temporaryDirectory()
+        let dest = dir.appendingPathComponent("m.pt")
+        let limit = Int64(payload.count / 3)
+        let error = #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest,
+                                      expecting: .init(maximumBytes: limit))
+        }
+        #expect(error == .tooLarge(url: server.baseURL + "/m.pt", limit: limit))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        // Within the limit the same server's body is accepted.
+        #expect(try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest,
+                                          expecting: .init(sha256: sha, maximumBytes: Int64(payload.count)))
+                == .downloaded(bytes: Int64(payload.count)))
+    }
+
+    @Test func anAbsurdAnnouncedSizeIsRefusedBeforeTheBody() throws {
+        for announced in ["1000000000000000"] {
+            let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload, announcedLength: announced)])
+            defer { server.stop() }
+            let dir = try temporaryDirectory()
+            let error = #expect(throws: DownloadError.self) {
+                try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dir.appendingPathComponent("m.pt"),
+                                          expecting: .init(maximumBytes: 1 << 30))
+            }
+            #expect(error == .tooLarge(url: server.baseURL + "/m.pt", limit: 1 << 30), "Content-Length \(announced)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        }
+    }
+
+    @Test func aSilentServerTimesOutAndTheBytesSoFarAreKept() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload, hangsAfterHeaders: true)])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        let error = #expect(throws: DownloadError.self) {
+            try Downloader(timeout: 1).download(from: URL(string: server.baseURL + "/m.pt")!, to: dest, expecting: .init())
+        }
+        #expect(error == .timedOut(url: server.baseURL + "/m.pt", seconds: 1))
+        #expect(error?.description.contains("timed out after 1 s") == true)
+        // Given up once, not retried: a hung server is not a dropped connection.
+        #expect(server.requests.count == 1)
+        #expect(FileManager.default.fileExists(atPath: dest.path + ".partial"))
+    }
+
+    @Test func cancellingStopsAStalledTransfer() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload, hangsAfterHeaders: true)])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        // Cancelled from the start: the transfer must stop on the next check, well before the
+        // 60 s data timeout (a hang here fails the test run instead of passing it).
+        let error = #expect(throws: DownloadError.self) {
+            try Downloader(timeout: 60, isCancelled: { true }).download(from: URL(string: server.baseURL + "/m.pt")!,
+                                                                        to: dest, expecting: .init())
+        }
+        #expect(error == .cancelled(url: server.baseURL + "/m.pt", bytes: 0))
+        #expect(error?.description.contains("run again to resume") == true)
+    }
+}

@@ -14,10 +14,18 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         /// Send only this many body bytes on the first request for the path, then close.
         public var cutFirstResponseAfter: Int?
         public var honoursRange: Bool
-        public init(body: [UInt8], cutFirstResponseAfter: Int? = nil, honoursRange: Bool = true) {
+        /// What the Content-Length header says: the body's length (nil), another number, or
+        /// "" to send no Content-Length at all (the body then ends when the connection closes).
+        public var announcedLength: String?
+        /// Send the headers, then nothing until the server stops (a hung server).
+        public var hangsAfterHeaders: Bool
+        public init(body: [UInt8], cutFirstResponseAfter: Int? = nil, honoursRange: Bool = true,
+                    announcedLength: String? = nil, hangsAfterHeaders: Bool = false) {
             self.body = body
             self.cutFirstResponseAfter = cutFirstResponseAfter
             self.honoursRange = honoursRange
+            self.announcedLength = announcedLength
+            self.hangsAfterHeaders = hangsAfterHeaders
         }
     }
 
@@ -62,9 +70,13 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     }
 
     public func stop() {
+        stopped.signal()
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
+
+    /// Signalled by `stop()`: a hung response waits on it (at most 60 s, so nothing outlives a test run).
+    private let stopped = DispatchSemaphore(value: 0)
 
     private func acceptLoop() {
         while true {
@@ -107,8 +119,17 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         let body = route.body[start...]
         var head = start > 0 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n"
         if start > 0 { head += "Content-Range: bytes \(start)-\(route.body.count - 1)/\(route.body.count)\r\n" }
-        head += "Content-Length: \(body.count)\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+        switch route.announcedLength {
+        case nil: head += "Content-Length: \(body.count)\r\n"
+        case ""?: break
+        case let length?: head += "Content-Length: \(length)\r\n"
+        }
+        head += "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
         send(client, head)
+        if route.hangsAfterHeaders {
+            _ = stopped.wait(timeout: .now() + 60)
+            return
+        }
         var toSend = Array(body)
         if count == 1, let cut = route.cutFirstResponseAfter { toSend = Array(toSend.prefix(cut)) }
         toSend.withUnsafeBytes { raw in

@@ -73,7 +73,11 @@ public struct ModelStore: Sendable {
     /// Downloads a catalogue model and the named heads into the directory: resumable, the model
     /// verified by SHA-256 and size, each head by loading it; files are renamed into place only
     /// once verified. `progress(file name, bytes so far)` is called from a background thread.
-    public func download(_ name: String, heads: [String] = [], replacing: Bool = false,
+    ///
+    /// - timeout: seconds without data after which a stalled server is given up.
+    /// - isCancelled: asked a few times a second; true stops (the partial file is kept to resume).
+    public func download(_ name: String, heads: [String] = [], replacing: Bool = false, timeout: TimeInterval = 60,
+                         isCancelled: @escaping @Sendable () -> Bool = { false },
                          progress: @escaping @Sendable (String, Int64) -> Void = { _, _ in }) throws -> [DownloadResult] {
         guard let model = PretrainedModel.named(name) else {
             throw ModelStoreError.unknownModel(name, known: Self.catalog.map(\.name))
@@ -81,11 +85,15 @@ public struct ModelStore: Sendable {
         for level in heads where !model.heads.contains(level) {
             throw ModelStoreError.noPublishedHead(level: level, model: name, published: model.heads)
         }
+        // The registry's size is rounded to 0.1 MiB: the file may be that much larger.
+        let modelLimit = Int64((model.fileSizeMB + 0.1) * 1_048_576)
         var files: [(name: String, expectation: Downloader.Expectation)] = [
-            (model.fileName, .init(sha256: model.sha256, plausibleSize: { [model] in model.sizeIsPlausible($0) }))
+            (model.fileName, .init(sha256: model.sha256, plausibleSize: { [model] in model.sizeIsPlausible($0) },
+                                   maximumBytes: modelLimit))
         ]
-        // Birder's registry publishes no hash for heads; they are checked by loading them.
-        files += heads.map { (model.headFileName($0), Downloader.Expectation()) }
+        // Birder's registry publishes no hash or size for heads; they are checked by loading
+        // them, and capped well above the largest (the 11,846-species head is 49 MB).
+        files += heads.map { (model.headFileName($0), Downloader.Expectation(maximumBytes: Self.headLimit)) }
 
         var results: [DownloadResult] = []
         for file in files {
@@ -94,8 +102,9 @@ public struct ModelStore: Sendable {
             let outcome: Downloader.Outcome
             do {
                 let fileName = file.name
-                outcome = try Downloader().download(from: url, to: destination, expecting: file.expectation,
-                                                    overwrite: replacing) { received, _ in progress(fileName, received) }
+                outcome = try Downloader(timeout: timeout, isCancelled: isCancelled).download(
+                    from: url, to: destination, expecting: file.expectation, overwrite: replacing
+                ) { received, _ in progress(fileName, received) }
             } catch let error as DownloadError {
                 throw ModelStoreError.downloadFailed(error.description)
             }
@@ -114,6 +123,9 @@ public struct ModelStore: Sendable {
         }
         return results
     }
+
+    /// The most bytes a downloaded head may have.
+    public static let headLimit: Int64 = 256 << 20
 
     /// SHA-256 of a file, hex.
     public static func sha256(of file: URL) throws -> String { try Downloader.sha256(of: file) }

@@ -26,6 +26,13 @@ struct DownloadCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace an existing file whose hash differs.")
     var force = false
 
+    @Option(name: .long, help: "Seconds without data before a stalled server is given up (1…3600).")
+    var timeout: Int = 60
+
+    func validate() throws {
+        guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be within 1…3600 seconds") }
+    }
+
     func run() throws {
         try reportingErrors {
             let store = ModelStore(directory: modelsDir)
@@ -33,7 +40,8 @@ struct DownloadCommand: ParsableCommand {
             let bars = ProgressBars()
             let results: [DownloadResult]
             do {
-                results = try store.download(name, heads: head, replacing: force) { file, received in
+                results = try store.download(name, heads: head, replacing: force, timeout: TimeInterval(timeout),
+                                             isCancelled: { Interrupt.requested }) { file, received in
                     bars.bar(for: file).update(received)
                 }
             } catch let error as ModelStoreError {
