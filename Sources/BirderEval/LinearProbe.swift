@@ -189,6 +189,8 @@ public enum LinearProbe {
             throw EvaluationError.shapeMismatch(what: "weight (classes × dimension)", count: weight.count, expected: c)
         }
         let d = weight.count / c
+        // Accuracy over no samples is undefined, not 0: refuse it rather than report 0 %.
+        guard !labels.isEmpty else { throw EvaluationError.invalidParameter(name: "samples", reason: "no samples to evaluate") }
         try checkMatrix(features, n: labels.count, d: d, name: "features")
         try checkLabels(labels, n: labels.count, numClasses: c)
         return evaluate(weight: weight, bias: bias, c: c, d: d, features: features, labels: labels, context: context)

@@ -11,6 +11,13 @@ public struct Signature: Sendable, Equatable {
     /// `num_labels` when present, else the second dimension of the first output.
     public let numClasses: Int
 
+    /// The largest input side a checkpoint may declare: 8× Birder's largest published inputs, and
+    /// small enough that a batch's size in bytes fits in an Int.
+    public static let maximumSide = 4096
+    public static let maximumChannels = 64
+    /// Far above any classifier Birder trains (BIOSCAN-5M species: about 22,600).
+    public static let maximumClasses = 1 << 24
+
     public init(inputChannels: Int = 3, inputSize: [Int], numClasses: Int) {
         precondition(inputSize.count == 2, "Signature: inputSize is [H, W]")
         self.inputChannels = inputChannels
@@ -29,6 +36,11 @@ public struct Signature: Sendable, Equatable {
             throw fail("inputs[0].data_shape is not [N, C, H, W]")
         }
         guard channels > 0, h > 0, w > 0 else { throw fail("input shape \(input.map { $0.serialized() }) is not positive") }
+        // Untrusted numbers that size every buffer of a run: bounded here so that no product of
+        // them can overflow and a hostile signature is this error, not a trap or a huge allocation.
+        guard channels <= Signature.maximumChannels, h <= Signature.maximumSide, w <= Signature.maximumSide else {
+            throw fail("input shape \(input.map { $0.serialized() }) is out of range (at most \(Signature.maximumChannels) channels, sides of at most \(Signature.maximumSide) pixels)")
+        }
         let classes: Int
         if let labels = json["num_labels"]?.intValue {
             classes = labels
@@ -39,6 +51,7 @@ public struct Signature: Sendable, Equatable {
             throw fail("no num_labels and outputs[0].data_shape is not [N, classes]")
         }
         guard classes >= 0 else { throw fail("negative number of classes") }
+        guard classes <= Signature.maximumClasses else { throw fail("\(classes) classes (at most \(Signature.maximumClasses))") }
         self.json = json
         inputChannels = channels
         inputSize = [h, w]
@@ -251,6 +264,11 @@ public struct Head: Sendable {
         }
         guard weight.shape.count == 2, bias.shape == [weight.shape[0]] else {
             throw .invalidContent(path: path, reason: "head weight \(weight.shape) and bias \(bias.shape) do not agree (want [N, D] and [N])")
+        }
+        // Zero classes would leave softmax and top-k with nothing (a division by zero, an empty
+        // prediction); a zero-wide head cannot take any model's embeddings.
+        guard weight.shape[0] > 0, weight.shape[1] > 0 else {
+            throw .invalidContent(path: path, reason: "head weight \(weight.shape) has no \(weight.shape[0] == 0 ? "classes" : "inputs"); a head needs at least one of each")
         }
         let names = try BirderIO.classNames(from: try classToIdxPairs(dict["class_to_idx"], path: path), path: path)
         guard names.count == weight.shape[0] else {

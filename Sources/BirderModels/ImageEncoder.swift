@@ -76,6 +76,10 @@ package struct LinearClassifier: Sendable {
         guard weight.rank == 2, bias.shape == [weight.shape[0]] else {
             throw WeightBindingError.shapeMismatch(name: "classifier", expected: [weight.shape.first ?? 0], found: bias.shape)
         }
+        // Softmax and top-k divide by and index into the classes: none is an error, not a trap.
+        guard weight.shape[0] > 0 else {
+            throw WeightBindingError.invalidConfig("a classifier needs at least one class, this one has none")
+        }
         guard classNames.isEmpty || classNames.count == weight.shape[0] else {
             throw WeightBindingError.invalidConfig("\(classNames.count) class names for \(weight.shape[0]) classifier rows")
         }
@@ -92,8 +96,12 @@ package struct LinearClassifier: Sendable {
                              hasBias: Bool, classNames: [String] = []) throws -> LinearClassifier? {
         let classes: Int
         if let stored = binder.shape(of: "weight") {
-            guard stored.count == 2, stored[1] == inputs, stored[0] > 0 else {
+            guard stored.count == 2, stored[1] == inputs else {
                 throw WeightBindingError.shapeMismatch(name: "classifier.weight", expected: [numClasses ?? -1, inputs], found: stored)
+            }
+            // Said on its own: as a shape mismatch it read "shape [0, 24], the network needs [0, 24]".
+            guard stored[0] > 0 else {
+                throw WeightBindingError.invalidConfig("\(network): classifier.weight \(stored) has no classes; a classifier needs at least one")
             }
             if let numClasses, numClasses != stored[0] {
                 throw WeightBindingError.invalidConfig("\(network): asked for \(numClasses) classes, the checkpoint's classifier has \(stored[0])")
@@ -141,7 +149,11 @@ package struct LinearClassifier: Sendable {
         var out = try logits(embeddings, context: context)
         let c = numClasses
         out.withUnsafeMutableBufferPointer { o in
+            // The softmax kernel turns a row of NaN logits into uniform probabilities, a plausible
+            // answer; such a row stays NaN (as in PyTorch) so that callers can see it is not one.
+            let poisoned = (0..<(o.count / c)).filter { row in o[(row * c)..<((row + 1) * c)].contains { !$0.isFinite } }
             context.kernels.scaledSoftmaxRows(o.baseAddress!, rows: o.count / c, columns: c, scale: 1)
+            for row in poisoned { o[(row * c)..<((row + 1) * c)].update(repeating: .nan) }
         }
         return out
     }

@@ -18,10 +18,22 @@ public final class InferenceSession: Sendable {
     public let batchSize: Int
     public let decodeOptions: ImageDecodeOptions
 
+    /// The largest batch size a session takes.
+    public static let maximumBatchSize = 1024
+    /// The largest input batch (batch × H × W × 3 floats, 4 GiB) a session allocates.
+    public static let maximumBatchFloats = 1 << 30
+
     /// - context: threads and kernels (default: every core, the kernels the model is packed for).
     public init(model: BirderModel, context: ComputeContext? = nil, batchSize: Int = 8,
                 decodeOptions: ImageDecodeOptions = ImageDecodeOptions()) throws {
-        guard batchSize >= 1 else { throw SessionError.invalidBatchSize(batchSize) }
+        guard (1...InferenceSession.maximumBatchSize).contains(batchSize) else { throw SessionError.invalidBatchSize(batchSize) }
+        // The input batch is one buffer of batch × H × W × 3 floats; sizes come from options and
+        // the checkpoint, so the product is checked, not trusted to fit.
+        let pixels = model.inputSize.height.multipliedReportingOverflow(by: model.inputSize.width)
+        let floats = pixels.partialValue.multipliedReportingOverflow(by: 3 * batchSize)
+        guard !pixels.overflow, !floats.overflow, floats.partialValue <= InferenceSession.maximumBatchFloats else {
+            throw SessionError.batchTooLarge(batchSize: batchSize, inputSize: model.inputSize)
+        }
         let context = try context ?? ComputeContext(instructionSet: model.instructionSet)
         try model.loaded.encoder.checkKernels(context)
         self.model = model
@@ -41,11 +53,20 @@ public final class InferenceSession: Sendable {
         let context = context, encoder = model.loaded.encoder
         return stream(inputs) { batch in
             let embeddings = try encoder.embedding(batch, context: context)
-            let perHead = try heads.map { head in
-                try Self.top(topK, of: head.classifier.probabilities(embeddings, context: context), head: head)
-            }
-            return (0..<batch.shape[0]).map { row in
-                Classification(heads: zip(heads, perHead).map { HeadPrediction(head: $0.name, top: $1[row]) })
+            let probabilities = try heads.map { try $0.classifier.probabilities(embeddings, context: context) }
+            let perHead = zip(heads, probabilities).map { Self.top(topK, of: $1, head: $0) }
+            return (0..<batch.shape[0]).map { row -> Result<Classification, OutputFailure> in
+                // NaN or ±∞ weights give NaN logits, which softmax turns into a plausible-looking
+                // uniform distribution: such an image is a failure, never an answer.
+                if let bad = Self.firstNonFinite(embeddings, row: row) {
+                    return .failure(.nonFiniteOutput(what: "embedding", index: bad))
+                }
+                for (head, p) in zip(heads, probabilities) {
+                    if let bad = Self.firstNonFinite(p, row: row) {
+                        return .failure(.nonFiniteOutput(what: "probabilities of head '\(head.name)'", index: bad))
+                    }
+                }
+                return .success(Classification(heads: zip(heads, perHead).map { HeadPrediction(head: $0.name, top: $1[row]) }))
             }
         }
     }
@@ -57,7 +78,13 @@ public final class InferenceSession: Sendable {
             let embeddings = try encoder.embedding(batch, context: context)
             let width = encoder.embeddingSize
             return embeddings.withUnsafeBufferPointer { rows in
-                (0..<batch.shape[0]).map { Array(rows[($0 * width)..<(($0 + 1) * width)]) }
+                (0..<batch.shape[0]).map { row -> Result<[Float], OutputFailure> in
+                    let values = rows[(row * width)..<((row + 1) * width)]
+                    if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                        return .failure(.nonFiniteOutput(what: "embedding", index: bad - row * width))
+                    }
+                    return .success(Array(values))
+                }
             }
         }
     }
@@ -73,8 +100,14 @@ public final class InferenceSession: Sendable {
         let context = context, encoder = model.loaded.encoder
         return stream(inputs) { batch in
             let maps = try encoder.detectionFeatures(batch, context: context).filter { wanted.isEmpty || wanted.contains($0.name) }
-            return (0..<batch.shape[0]).map { row in
-                FeatureMaps(stages: maps.map { ($0.name, $0.features.rows(row..<(row + 1))) })
+            return (0..<batch.shape[0]).map { row -> Result<FeatureMaps, OutputFailure> in
+                let stages = maps.map { ($0.name, $0.features.rows(row..<(row + 1))) }
+                for (name, map) in stages {
+                    if let bad = map.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+                        return .failure(.nonFiniteOutput(what: "feature map '\(name)'", index: bad))
+                    }
+                }
+                return .success(FeatureMaps(stages: stages))
             }
         }
     }
@@ -99,13 +132,21 @@ public final class InferenceSession: Sendable {
     // MARK: Plumbing
 
     private func stream<Value>(_ inputs: [ImageInput],
-                               compute: @escaping @Sendable (Tensor) throws -> [Value]) -> InferenceStream<Value> {
+                               compute: @escaping @Sendable (Tensor) throws -> [Result<Value, OutputFailure>]) -> InferenceStream<Value> {
         let transform = model.transform, options = decodeOptions
         let prefetcher = BatchPrefetcher(count: inputs.count, batchSize: batchSize, height: model.inputSize.height,
                                          width: model.inputSize.width) { index, output in
             transform.write(try inputs[index].decode(options: options), into: output)
         }
         return InferenceStream(names: inputs.map(\.name), prefetcher: prefetcher, compute: compute)
+    }
+
+    /// The index within `row` of the first NaN or ±∞ of a rows × columns tensor, or nil.
+    static func firstNonFinite(_ tensor: Tensor, row: Int) -> Int? {
+        let columns = tensor.shape[0] == 0 ? 0 : tensor.count / tensor.shape[0]
+        return tensor.withUnsafeBufferPointer { values in
+            values[(row * columns)..<((row + 1) * columns)].firstIndex { !$0.isFinite }.map { $0 - row * columns }
+        }
     }
 
     /// The k most probable classes of each row, most probable first (ties: lower index first).
@@ -131,11 +172,12 @@ public final class InferenceStream<Value: Sendable>: Sequence, IteratorProtocol,
     public let count: Int
     private let names: [String]
     private let prefetcher: BatchPrefetcher
-    private let compute: @Sendable (Tensor) throws -> [Value]
+    private let compute: @Sendable (Tensor) throws -> [Result<Value, OutputFailure>]
     private var pending: [InferenceItem<Value>] = []
     private var nextPending = 0
 
-    init(names: [String], prefetcher: BatchPrefetcher, compute: @escaping @Sendable (Tensor) throws -> [Value]) {
+    init(names: [String], prefetcher: BatchPrefetcher,
+         compute: @escaping @Sendable (Tensor) throws -> [Result<Value, OutputFailure>]) {
         count = names.count
         self.names = names
         self.prefetcher = prefetcher
@@ -167,7 +209,10 @@ public final class InferenceStream<Value: Sendable>: Sequence, IteratorProtocol,
         if !batch.indices.isEmpty {
             do {
                 let values = try compute(batch.tensor)
-                items += zip(batch.indices, values).map { InferenceItem(index: $0, name: names[$0], result: .success($1)) }
+                items += zip(batch.indices, values).map { index, value in
+                    InferenceItem(index: index, name: names[index],
+                                  result: value.mapError { $0.error(name: names[index]) })
+                }
             } catch {
                 items += batch.indices.map {
                     InferenceItem(index: $0, name: names[$0],
@@ -181,6 +226,8 @@ public final class InferenceStream<Value: Sendable>: Sequence, IteratorProtocol,
 
 public enum SessionError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidBatchSize(Int)
+    /// batch × height × width × 3 floats would exceed `InferenceSession.maximumBatchFloats`.
+    case batchTooLarge(batchSize: Int, inputSize: ImageSize)
     case invalidTopK(Int)
     /// `classify` on a model with no head attached and no classifier of its own.
     case noClassifier(String)
@@ -188,11 +235,24 @@ public enum SessionError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String {
         switch self {
-        case let .invalidBatchSize(size): return "batch size \(size) must be at least 1"
+        case let .invalidBatchSize(size): return "batch size \(size) is out of range 1…\(InferenceSession.maximumBatchSize)"
+        case let .batchTooLarge(size, input):
+            return "a batch of \(size) images of \(input) would need more than \((InferenceSession.maximumBatchFloats * 4) >> 30) GiB; use a smaller batch size"
         case let .invalidTopK(k): return "top-k \(k) must be at least 1"
         case let .noClassifier(path): return "\(path) has no classifier; attach a head"
         case let .noSuchStage(name, network, stages):
             return "\(network) has no stage '\(name)' (stages: \(stages.joined(separator: ", ")))"
+        }
+    }
+}
+
+/// A row of a batch whose output cannot be used; becomes that input's `InferenceError`.
+enum OutputFailure: Error {
+    case nonFiniteOutput(what: String, index: Int)
+
+    func error(name: String) -> InferenceError {
+        switch self {
+        case let .nonFiniteOutput(what, index): return .nonFiniteOutput(name: name, what: what, index: index)
         }
     }
 }

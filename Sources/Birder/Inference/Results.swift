@@ -7,9 +7,15 @@ public enum InferenceError: Error, CustomStringConvertible, Sendable, Equatable 
     case unreadableImage(name: String, reason: String)
     /// The network refused the batch or failed on it.
     case modelFailed(name: String, reason: String)
+    /// The network gave NaN or ±∞ (`what`: the embedding, a head's probabilities, a feature map;
+    /// `index`: the first bad value's position in it), as non-finite weights do. Reported instead
+    /// of an answer, which would otherwise look plausible (e.g. uniform probabilities).
+    case nonFiniteOutput(name: String, what: String, index: Int)
 
     public var description: String {
         switch self {
+        case let .nonFiniteOutput(name, what, index):
+            return "\(name): the model's \(what) is not finite (NaN or infinity at index \(index)); the checkpoint's weights are probably corrupt"
         case let .unreadableImage(name, reason), let .modelFailed(name, reason):
             // Decoder errors already start with the file name.
             return reason.hasPrefix(name) ? reason : "\(name): \(reason)"

@@ -81,7 +81,7 @@ public struct BirderModel: Sendable {
     }
 
     /// The heads `classify` reports: the attached ones, else the checkpoint's own classifier.
-    var classifyingHeads: [ClassifierHead] {
+    public var classifyingHeads: [ClassifierHead] {
         heads.isEmpty ? checkpointClassifier.map { [$0] } ?? [] : heads
     }
 

@@ -25,16 +25,16 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Instead of a network, time decoding and the inference transform of this image.")
     var image: String?
 
-    @Option(name: .long, help: "Images per forward pass.")
+    @Option(name: .long, help: "Images per forward pass (\(OptionRange.benchBatchSize.text)).")
     var batchSize = 8
 
-    @Option(name: .long, help: "Timed iterations.")
+    @Option(name: .long, help: "Timed iterations (\(OptionRange.benchIterations.text)).")
     var iterations = 5
 
-    @Option(name: .long, help: "Input size H W.")
+    @Option(name: .long, help: "Input size H W (each \(OptionRange.benchSide.text)).")
     var size: [Int] = [224, 224]
 
-    @Option(name: .long, help: "Threads (default: all cores).")
+    @Option(name: .long, help: "Threads (\(OptionRange.threads.text); default: all cores).")
     var threads: Int?
 
     @Option(name: .long, help: "Kernel set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: $BIRDER_ISA, else the best this CPU runs).")
@@ -45,13 +45,16 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            // Every range first: --batch-size and --size size the allocations below.
+            try OptionRange.benchBatchSize.check(batchSize)
+            try OptionRange.benchIterations.check(iterations)
+            try OptionRange.threads.check(threads)
+            for side in size { try OptionRange.benchSide.check(side) }
+            guard size.count == 2 else { throw CLIError.usage("--size takes two sides, H W (got \(size.count) values)") }
             if let image { return try benchPreprocessing(image) }
             let registry = NetworkRegistry.builtIn
             guard let network = self.network, registry.names.contains(network) else {
                 throw CLIError.usage("unknown network '\(self.network ?? "")' (known: \(registry.names.joined(separator: ", ")))")
-            }
-            guard batchSize > 0, iterations > 0, size.count == 2, size.allSatisfy({ $0 > 0 }) else {
-                throw CLIError.usage("--batch-size and --iterations must be positive and --size two positive sides")
             }
             let context: ComputeContext
             do {
@@ -100,7 +103,6 @@ struct BenchCommand: ParsableCommand {
 
     /// Milliseconds per image for decoding and for resize + normalise (single thread).
     func benchPreprocessing(_ path: String) throws {
-        guard iterations > 0, size.count == 2 else { throw CLIError.usage("--iterations must be positive and --size two sides") }
         let transform = InferenceTransform(height: size[0], width: size[1], stats: .birder)
         var output = [Float](repeating: 0, count: transform.elementsPerImage)
         var decodeSeconds: [Double] = [], transformSeconds: [Double] = []

@@ -41,6 +41,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try input.checkRanges()
             let loaded = try model.load()
             let paths = try input.collectPaths()
             try OutputSink.checkWritable(output)

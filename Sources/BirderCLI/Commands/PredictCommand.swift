@@ -22,7 +22,7 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: InputOptions
 
-    @Option(name: .long, help: "Classes to report per image and head.")
+    @Option(name: .long, help: "Classes to report per image and head (at least 1; above a head's class count, all its classes).")
     var topK = 5
 
     @Option(name: .long, help: "Output format: csv, json or jsonl.")
@@ -31,12 +31,10 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Write to this file (atomically) instead of stdout.")
     var output: String?
 
-    func validate() throws {
-        guard topK > 0 else { throw ValidationError("--top-k must be positive") }
-    }
-
     func run() throws {
         try reportingErrors {
+            try OptionRange.topK.check(topK)
+            try input.checkRanges()
             let loaded = try model.load()
             let paths = try input.collectPaths()
             let session = try input.session(for: loaded)
@@ -46,16 +44,26 @@ struct PredictCommand: ParsableCommand {
             } catch let error as SessionError {
                 throw CLIError.usage(error.description)
             }
+            // The library gives all classes of a head when --top-k exceeds them; the CSV needs one
+            // column group per class actually reported (not a billion empty ones), and the user
+            // hears once that fewer were given than asked.
+            let counts = loaded.classifyingHeads.map { ($0.name, $0.classCount) }
+            let reported = min(topK, counts.map { $0.1 }.max() ?? topK)
+            let short = counts.filter { $0.1 < topK }
+            if !short.isEmpty {
+                Terminal.note("note: --top-k \(topK) is more than the classes of "
+                    + short.map { "head '\($0.0)' (\($0.1))" }.joined(separator: ", ") + "; reporting all of them")
+            }
             let sink = try output.map(OutputSink.init(path:)) ?? OutputSink()
             var failed = 0
             do {
                 var first = true
-                if format == .csv { try sink.write(csvHeader()) }
+                if format == .csv { try sink.write(csvHeader(k: reported)) }
                 if format == .json { try sink.write("[\n") }
                 failed = try StreamReader.read(stream, label: "predict") { item, classification in
                     switch format {
                     case .csv:
-                        try sink.write(classification.heads.map { csvRow(sample: item.name, prediction: $0) }.joined())
+                        try sink.write(classification.heads.map { csvRow(sample: item.name, prediction: $0, k: reported) }.joined())
                     case .json, .jsonl:
                         let object = jsonObject(sample: item.name, classification: classification)
                         try sink.write(format == .json ? (first ? "  " : ",\n  ") + object : object + "\n")
@@ -72,18 +80,17 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
-    func csvHeader() -> String {
-        let k = topK
+    func csvHeader(k: Int) -> String {
         return (["sample", "head", "prediction"] + (0..<k).flatMap { ["class_\($0)", "prob_\($0)", "idx_\($0)"] })
             .joined(separator: ",") + "\n"
     }
 
-    func csvRow(sample: String, prediction: HeadPrediction) -> String {
+    func csvRow(sample: String, prediction: HeadPrediction, k: Int) -> String {
         let top = prediction.top
         var fields = [csvField(sample), csvField(prediction.head), csvField(top[0].name)]
-        for k in 0..<topK {
-            if k < top.count {
-                fields += [csvField(top[k].name), "\(top[k].probability)", "\(top[k].index)"]
+        for j in 0..<k {
+            if j < top.count {
+                fields += [csvField(top[j].name), "\(top[j].probability)", "\(top[j].index)"]
             } else {
                 fields += ["", "", ""]
             }

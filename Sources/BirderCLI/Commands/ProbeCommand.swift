@@ -66,6 +66,10 @@ struct ProbeTrainCommand: ParsableCommand {
                 }
                 let (_, indices) = validation.indexedLabels(classes: classes)
                 let kept = indices.indices.filter { indices[$0] != nil }
+                // Validation metrics over nothing would print as 0.00 %: refuse instead.
+                guard !kept.isEmpty else {
+                    throw CLIError.usage("\(val): none of the \(indices.count) validation sample(s) has a class seen in training")
+                }
                 if kept.count < indices.count {
                     Terminal.note("\(val): \(indices.count - kept.count) sample(s) of classes absent from training left out")
                 }
@@ -135,6 +139,11 @@ struct ProbeEvalCommand: ParsableCommand {
                 }
                 let (_, indices) = dataset.indexedLabels(classes: probe.classNames)
                 let kept = indices.indices.filter { indices[$0] != nil }
+                // Metrics over nothing would print as 0.00 %, indistinguishable from a useless head.
+                guard !kept.isEmpty else {
+                    throw CLIError.usage("\(headPath): none of the \(indices.count) sample(s) of \(data) has a label the head knows; "
+                        + "check the labels (\(labels.isEmpty ? "parent folders" : labels[i])) against its classes")
+                }
                 if kept.count < indices.count {
                     Terminal.note("\(headPath): \(indices.count - kept.count) sample(s) with labels the head does not know left out")
                 }

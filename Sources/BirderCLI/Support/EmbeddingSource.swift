@@ -17,11 +17,12 @@ struct EmbeddingSourceOptions: ParsableArguments {
     @Option(name: .long, help: "Where embeddings of image folders are cached (default: $BIRDER_CACHE_DIR, else ~/.cache/birder).")
     var cacheDir: String?
 
-    @Option(name: .long, help: "Images per forward pass when embedding folders.")
+    @Option(name: .long, help: "Images per forward pass when embedding folders (\(OptionRange.embedBatchSize.text)).")
     var embedBatchSize = 8
 
     /// An embeddings file for `path`: the path itself, or for a directory its cached embeddings.
     func embeddingsFile(for path: String) throws -> String {
+        try OptionRange.embedBatchSize.check(embedBatchSize)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
         guard let model else { throw CLIError.usage("\(path) is a directory: pass --model to embed its images, or give an embeddings file") }
@@ -34,7 +35,6 @@ struct EmbeddingSourceOptions: ParsableArguments {
             Terminal.note("\(path): cached embeddings \(cached.path)")
             return cached.path
         }
-        guard embedBatchSize > 0 else { throw CLIError.usage("--embed-batch-size must be positive") }
         let session = try InferenceSession(model: loaded, batchSize: embedBatchSize)
         let stream = session.embed(images.map(ImageInput.path))
         let (samples, matrix, _) = try StreamReader.embeddings(stream, width: loaded.embeddingSize)

@@ -8,18 +8,20 @@ struct InputOptions: ParsableArguments {
                                  valueName: "images-or-dirs"))
     var inputs: [String]
 
-    @Option(name: .long, help: "Images per forward pass.")
+    @Option(name: .long, help: "Images per forward pass (\(OptionRange.batchSize.text)).")
     var batchSize = 8
 
-    @Option(name: .long, help: "Threads for the model (default: all cores).")
+    @Option(name: .long, help: "Threads for the model (\(OptionRange.threads.text); default: all cores).")
     var threads: Int?
 
     @Flag(name: .long, help: "Rotate images as their EXIF orientation says (Birder and PIL ignore it).")
     var applyExifOrientation = false
 
-    func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+    /// Refuses values outside their documented ranges (exit status 2); every command calls this
+    /// first in `run`, before loading anything.
+    func checkRanges() throws {
+        try OptionRange.batchSize.check(batchSize)
+        try OptionRange.threads.check(threads)
     }
 
     /// Every image path in input order: files as given, directories expanded in sorted order.

@@ -63,7 +63,10 @@ public enum UMAP {
         guard options.minDist >= 0, options.spread > 0, options.minDist <= options.spread else {
             throw EvaluationError.invalidParameter(name: "minDist", reason: "need 0 ≤ minDist ≤ spread")
         }
-        guard n >= 2, d >= 1 else { throw EvaluationError.invalidParameter(name: "points", reason: "need at least 2 points") }
+        // Two separate conditions, said separately: "need at least 2 points" for 20 points of 0
+        // dimensions contradicted itself.
+        guard n >= 2 else { throw EvaluationError.invalidParameter(name: "points", reason: "need at least 2 points, got \(n)") }
+        guard d >= 1 else { throw EvaluationError.invalidParameter(name: "points", reason: "the \(n) points have 0 dimensions; need at least 1") }
         if let epochs = options.epochs, epochs < 1 {
             throw EvaluationError.invalidParameter(name: "epochs", reason: "\(epochs) must be ≥ 1")
         }

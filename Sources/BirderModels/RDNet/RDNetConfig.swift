@@ -121,6 +121,15 @@ package struct RDNetConfig: Sendable, Equatable {
         guard numInitFeatures > 0, growthRates.allSatisfy({ $0 > 0 }), numBlocksList.allSatisfy({ $0 > 0 }) else {
             throw fail("widths and block counts must be positive")
         }
+        // A checkpoint's config is untrusted: bound every number before any arithmetic on it, so
+        // a hostile value is an error here and never an overflow trap or a huge allocation later.
+        guard stages <= Self.maximumStages else { throw fail("\(stages) stages (at most \(Self.maximumStages))") }
+        guard numInitFeatures <= Self.maximumWidth, growthRates.allSatisfy({ $0 <= Self.maximumWidth }) else {
+            throw fail("num_init_features and growth_rates must be at most \(Self.maximumWidth)")
+        }
+        guard numBlocksList.allSatisfy({ $0 <= Self.maximumBlocksPerStage }) else {
+            throw fail("num_blocks_list entries must be at most \(Self.maximumBlocksPerStage)")
+        }
         guard transitionCompressionRatio > 0, transitionCompressionRatio <= 1 else {
             throw fail("transition_compression_ratio must be in (0, 1], got \(transitionCompressionRatio)")
         }
@@ -133,9 +142,21 @@ package struct RDNetConfig: Sendable, Equatable {
                 features = Self.compressed(features, ratio: transitionCompressionRatio)
                 guard features > 0 else { throw fail("transition before stage \(i + 1) leaves no channels") }
             }
+            // Bounded above, so this cannot overflow; the running width is what must stay sane.
             features += numBlocksList[i] * growthRates[i]
+            guard features <= Self.maximumChannels else {
+                throw fail("stage \(i + 1) would have \(features) channels (at most \(Self.maximumChannels))")
+            }
         }
     }
+
+    /// Bounds on a config's numbers, far above Birder's largest RDNet (rdnet_l: 12 stages, 3
+    /// blocks, growth 360, about 2,000 channels) and small enough that every width, product of
+    /// widths and tensor size derived from them fits in an Int.
+    package static let maximumStages = 64
+    package static let maximumWidth = 1 << 16
+    package static let maximumBlocksPerStage = 1024
+    package static let maximumChannels = 1 << 20
 
     /// Channels of each named stage's output (Birder's `return_channels`; the last is the
     /// embedding width). Assumes a valid config.

@@ -65,10 +65,23 @@ package struct ViTConfig: Sendable, Equatable {
         guard patchSize > 0, numLayers >= 0, numHeads > 0, hiddenDim > 0, mlpDim > 0 else {
             throw fail("patch_size, num_heads, hidden_dim and mlp_dim must be positive, num_layers ≥ 0")
         }
+        // A checkpoint's config is untrusted: bound every number (far above Birder's largest ViT,
+        // vit_e14: 56 layers, width 1792, MLP 15360) so tensor sizes derived from them fit in an Int
+        // and a hostile value is this error, never an overflow trap later.
+        guard patchSize <= Self.maximumPatchSize, numLayers <= Self.maximumLayers, hiddenDim <= Self.maximumWidth,
+              mlpDim <= Self.maximumWidth, numHeads <= hiddenDim, numRegTokens <= Self.maximumRegisterTokens else {
+            throw fail("patch_size ≤ \(Self.maximumPatchSize), num_layers ≤ \(Self.maximumLayers), hidden_dim and mlp_dim ≤ \(Self.maximumWidth), num_heads ≤ hidden_dim, num_reg_tokens ≤ \(Self.maximumRegisterTokens) "
+                + "(got \(patchSize), \(numLayers), \(hiddenDim), \(mlpDim), \(numHeads), \(numRegTokens))")
+        }
         guard hiddenDim % numHeads == 0 else { throw fail("hidden_dim \(hiddenDim) is not divisible by num_heads \(numHeads)") }
         guard numRegTokens >= 0 else { throw fail("num_reg_tokens must be ≥ 0") }
         guard normEpsilon > 0, normEpsilon.isFinite else { throw fail("norm_layer_eps must be positive") }
     }
+
+    package static let maximumPatchSize = 1024
+    package static let maximumLayers = 1024
+    package static let maximumWidth = 1 << 18
+    package static let maximumRegisterTokens = 1024
 }
 
 // MARK: - Registered networks
