@@ -29,7 +29,6 @@ struct DownloadCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let store = ModelStore(directory: modelsDir)
-            Interrupt.install()
             let bars = ProgressBars()
             let results: [DownloadResult]
             do {
