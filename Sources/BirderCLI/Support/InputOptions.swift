@@ -61,12 +61,6 @@ enum StreamReader {
                                                _ body: (InferenceItem<Value>, Value) throws -> Void) throws -> Int {
         let progress = ProgressBar(label: label, total: Int64(stream.count))
         var done = 0, failed = 0
-        func stopIfAsked() throws {
-            guard let signal = Interrupt.requested else { return }
-            stream.cancel()
-            throw CLIError.interrupted(signal: signal, message:
-                "interrupted (\(Interrupt.name(of: signal))) after \(done) of \(stream.count) images; nothing written")
-        }
         for item in stream {
             switch item.result {
             case let .success(value): try body(item, value)
@@ -76,12 +70,20 @@ enum StreamReader {
             }
             done += 1
             progress.update(Int64(done))
-            try stopIfAsked()
+            try stopIfAsked(stream, done: done)
         }
         // A signal after the last item was read still stops the command before it writes.
-        try stopIfAsked()
+        try stopIfAsked(stream, done: done)
         progress.finish(Int64(done))
         return failed
+    }
+
+    /// Throws `interrupted` (cancelling the stream) once a signal asked the command to stop.
+    private static func stopIfAsked<Value>(_ stream: InferenceStream<Value>, done: Int) throws {
+        guard let signal = Interrupt.requested else { return }
+        stream.cancel()
+        throw CLIError.interrupted(signal: signal, message:
+            "interrupted (\(Interrupt.name(of: signal))) after \(done) of \(stream.count) images; nothing written")
     }
 
     /// Every embedding of the stream as one matrix with its sample names, and the failure count.

@@ -191,7 +191,7 @@ final class OutputSink {
             return
         }
         do {
-            try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws(BirderIOError) in try file.write(raw) }
+            try file.write([UInt8](data))
         } catch {
             throw CLIError.io(String(describing: error))
         }
