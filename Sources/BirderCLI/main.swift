@@ -14,4 +14,7 @@ struct BirderCommand: ParsableCommand {
         subcommands: [PredictCommand.self, EmbedCommand.self, FeaturesCommand.self, DownloadCommand.self, ModelsCommand.self, InfoCommand.self, ProbeCommand.self, ClusterCommand.self, BenchCommand.self])
 }
 
+// Before any command runs, so no output file can exist yet while a signal would kill the process
+// without removing it.
+Interrupt.install()
 BirderCommand.main()

@@ -46,13 +46,17 @@ public struct Downloader: Sendable {
                          overwrite: Bool = false,
                          progress: @escaping @Sendable (Int64, Int64?) -> Void = { _, _ in }) throws -> Outcome {
         let fm = FileManager.default
+        let partial = destination.appendingPathExtension("partial")
+        // A FIFO, device or directory under either name would block the hash or the resume, or be
+        // replaced by the rename: refuse it, naming it, before anything is fetched.
+        try Downloader.refuseNonRegular(destination.path)
+        try Downloader.refuseNonRegular(partial.path)
         if fm.fileExists(atPath: destination.path) && !overwrite {
             guard let expected = expectation.sha256 else { return .alreadyPresent }
             if try Downloader.sha256(of: destination) == expected { return .alreadyPresent }
             throw DownloadError.existsWithDifferentHash(destination.path)
         }
         try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let partial = destination.appendingPathExtension("partial")
 
         var lastError: (any Error)?
         for _ in 0..<max(1, attempts) {
@@ -125,11 +129,41 @@ public struct Downloader: Sendable {
         try handle.synchronize()
     }
 
-    /// Lower-case hex SHA-256 of a file, streamed.
-    public static func sha256(of file: URL) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: file.path) else {
-            throw DownloadError.io(file.path, "cannot open for reading")
+    /// Throws when `path` exists (following links) and is not a regular file.
+    static func refuseNonRegular(_ path: String) throws(DownloadError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        if let kind = kindName(info.st_mode) { throw .io(path, "is \(kind), not a regular file") }
+    }
+
+    static func kindName(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
         }
+    }
+
+    /// Lower-case hex SHA-256 of a regular file, streamed. It is opened non-blocking and checked
+    /// with `fstat` before a byte is read, so a FIFO or device (in a models directory, say) is
+    /// refused instead of blocking `open` or reading forever.
+    public static func sha256(of file: URL) throws -> String {
+        let fd = open(file.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            try refuseNonRegular(file.path)
+            throw DownloadError.io(file.path, "cannot open for reading: \(reason)")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, kindName(info.st_mode) == nil else {
+            close(fd)
+            throw DownloadError.io(file.path, "is \(kindName(info.st_mode) ?? "unreadable"), not a regular file")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         defer { try? handle.close() }
         var hasher = SHA256()
         while true {

@@ -5,6 +5,8 @@ import Foundation
 struct BirderProcess {
     struct Result {
         let status: Int32
+        /// The watchdog killed it.
+        let timedOut: Bool
         let stdout: String
         let stderr: String
     }
@@ -20,9 +22,14 @@ struct BirderProcess {
         return directory.appendingPathComponent("birder")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> Result {
+    /// Runs `birder` (or `executable`) to the end. A watchdog kills it with SIGKILL after `watchdog`
+    /// seconds so a hang fails the test (`Result.timedOut`) instead of stalling the suite; `started`
+    /// is called with the running process (to signal it).
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+                    executable: URL? = nil, watchdog: TimeInterval = 300,
+                    started: (Process) throws -> Void = { _ in }) throws -> Result {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = executable ?? Self.executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if let directory { process.currentDirectoryURL = directory }
@@ -30,14 +37,27 @@ struct BirderProcess {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let killed = UncheckedBox<Bool>()
+        let watchdogItem = DispatchWorkItem {
+            killed.value = true
+            kill(process.processIdentifier, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + watchdog, execute: watchdogItem)
+        defer { watchdogItem.cancel() }
         // Read both pipes while the process runs so neither can fill up and block it.
         let outData = UncheckedBox<Data>(), errData = UncheckedBox<Data>()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { outData.value = out.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) { errData.value = err.fileHandleForReading.readDataToEndOfFile() }
+        do { try started(process) } catch {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw error
+        }
         process.waitUntilExit()
         group.wait()
-        return Result(status: process.terminationStatus,
+        watchdogItem.cancel()
+        return Result(status: process.terminationStatus, timedOut: killed.value == true,
                       stdout: String(decoding: outData.value ?? Data(), as: UTF8.self),
                       stderr: String(decoding: errData.value ?? Data(), as: UTF8.self))
     }

@@ -3,13 +3,40 @@ import BirderIO
 import Foundation
 
 /// Birder-style embeddings on disk: an N×D float32 `.npy` and `FILE.samples.txt`, one sample
-/// name per row, both written atomically.
+/// name per row, both written atomically (`OutputFile`: a device, FIFO or symbolic link given as
+/// the `.npy` is written through or followed, never replaced).
 public enum EmbeddingFiles {
-    /// Writes `embeddings` (N×D) and its sample list (N names) beside it.
+    /// Whether a sample name can be a line of `FILE.samples.txt`: a line break would split it into
+    /// two samples when read back. Such names are refused rather than escaped, because Birder and
+    /// the tools reading the list take each line verbatim (an escape would be a different name).
+    public static func canBeListed(_ sample: String) -> Bool {
+        !sample.contains { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+    }
+
+    /// Writes `embeddings` (N×D) and its sample list (N names) beside it. Every name must pass
+    /// `canBeListed` (`listable` keeps the rows that do).
     public static func writeNPY(_ embeddings: Tensor, samples: [String], to path: String) throws {
         precondition(embeddings.rank == 2 && embeddings.shape[0] == samples.count, "one sample name per row")
-        try Data(samples.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path + ".samples.txt"), options: .atomic)
+        if let bad = samples.first(where: { !canBeListed($0) }) {
+            throw EmbeddingFileError.unlistableName(sample: bad, list: path + ".samples.txt")
+        }
+        // The list is written first but renamed into place only after the matrix, so a failure
+        // leaves neither file half-written (an abandoned OutputFile removes its temporary).
+        let list = try OutputFile(path: path + ".samples.txt")
+        try list.write(Array(samples.map { $0 + "\n" }.joined().utf8))
         try NPY.write(embeddings, to: path)
+        try list.commit()
+    }
+
+    /// The rows whose names `canBeListed`, and the names of the others.
+    public static func listable(_ embeddings: Tensor, samples: [String]) -> (samples: [String], embeddings: Tensor, refused: [String]) {
+        let kept = samples.indices.filter { canBeListed(samples[$0]) }
+        guard kept.count < samples.count else { return (samples, embeddings, []) }
+        let width = embeddings.rank == 2 ? embeddings.shape[1] : 0
+        let rows = embeddings.scalars
+        let values = kept.flatMap { rows[($0 * width)..<(($0 + 1) * width)] }
+        return (kept.map { samples[$0] }, Tensor(shape: [kept.count, width], values: values),
+                samples.filter { !canBeListed($0) })
     }
 
     /// The embeddings of a stream's successful items as one N×D matrix, with their names; the
@@ -27,6 +54,19 @@ public enum EmbeddingFiles {
             }
         }
         return (samples, Tensor(shape: [samples.count, width], values: rows))
+    }
+}
+
+public enum EmbeddingFileError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A sample name with a line break, which a line-per-sample list cannot hold.
+    case unlistableName(sample: String, list: String)
+
+    public var description: String {
+        switch self {
+        case let .unlistableName(sample, list):
+            let shown = sample.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            return "\(shown): a file name with a line break cannot be listed in \(list); rename the file, or write .csv or .safetensors embeddings"
+        }
     }
 }
 
@@ -60,8 +100,9 @@ public struct EmbeddingCache: Sendable {
         let file = file(model: session.model, images: images)
         if contains(file) { return (file, true) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let (samples, matrix) = try EmbeddingFiles.collect(session.embed(images.map(ImageInput.path)),
-                                                           width: session.model.embeddingSize, failed: failed)
+        let (all, allRows) = try EmbeddingFiles.collect(session.embed(images.map(ImageInput.path)),
+                                                        width: session.model.embeddingSize, failed: failed)
+        let (samples, matrix, _) = EmbeddingFiles.listable(allRows, samples: all)
         try EmbeddingFiles.writeNPY(matrix, samples: samples, to: file.path)
         return (file, false)
     }

@@ -7,8 +7,19 @@ public enum ImageCollection {
     public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
 
     /// Every image path of `inputs` in order: files as given, directories expanded in sorted order.
+    /// Files whose names cannot be opened through a `String` path are left out (see `scan`).
     public static func paths(_ inputs: [String]) throws(ImageCollectionError) -> [String] {
-        var paths: [String] = []
+        let found = try scan(inputs)
+        guard !found.paths.isEmpty else { throw .noImages(inputs) }
+        return found.paths
+    }
+
+    /// The image paths of `inputs` in order, and apart the images found in directories whose names
+    /// are not valid UTF-8. Foundation hands such a name over with U+FFFD in place of the bytes it
+    /// cannot decode, and a path made from that opens nothing ("no such file"); rather than report
+    /// a missing file later, they are returned (as shown, with U+FFFD) for the caller to report.
+    public static func scan(_ inputs: [String]) throws(ImageCollectionError) -> (paths: [String], unopenable: [String]) {
+        var paths: [String] = [], unopenable: [String] = []
         let fm = FileManager.default
         for input in inputs {
             var isDirectory: ObjCBool = false
@@ -21,12 +32,17 @@ public enum ImageCollection {
             var found: [String] = []
             for case let relative as String in walker
             where extensions.contains((relative as NSString).pathExtension.lowercased()) {
-                found.append((input as NSString).appendingPathComponent(relative))
+                let path = (input as NSString).appendingPathComponent(relative)
+                if relative.unicodeScalars.contains("\u{FFFD}") && !fm.fileExists(atPath: path) {
+                    unopenable.append(path)
+                } else {
+                    found.append(path)
+                }
             }
             paths += found.sorted()
         }
-        guard !paths.isEmpty else { throw .noImages(inputs) }
-        return paths
+        guard !paths.isEmpty || !unopenable.isEmpty else { throw .noImages(inputs) }
+        return (paths, unopenable.sorted())
     }
 }
 

@@ -36,7 +36,6 @@ struct DownloadCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let store = ModelStore(directory: modelsDir)
-            Interrupt.install()
             let bars = ProgressBars()
             let results: [DownloadResult]
             do {

@@ -43,11 +43,12 @@ struct EmbedCommand: ParsableCommand {
         try reportingErrors {
             try input.checkRanges()
             let loaded = try model.load()
-            let paths = try input.collectPaths()
+            let (paths, skipped) = try input.collectPaths()
             try OutputSink.checkWritable(output)
             let width = loaded.embeddingSize
             let session = try input.session(for: loaded)
-            let (samples, matrix, failed) = try StreamReader.embeddings(session.embed(paths.map(ImageInput.path)), width: width)
+            let (samples, matrix, failed) = try StreamReader.embeddings(session.embed(paths.map(ImageInput.path)), width: width,
+                                                                           listed: kind == .npy ? output : nil)
             let rows = matrix.scalars
             switch kind! {
             case .npy:
@@ -67,7 +68,7 @@ struct EmbedCommand: ParsableCommand {
                                       to: output)
             }
             Terminal.note("\(output): \(samples.count)×\(width) embeddings")
-            if failed > 0 { throw CLIError.someInputsFailed(failed) }
+            if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }
         }
     }
 }

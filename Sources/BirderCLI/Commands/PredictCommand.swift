@@ -36,7 +36,7 @@ struct PredictCommand: ParsableCommand {
             try OptionRange.topK.check(topK)
             try input.checkRanges()
             let loaded = try model.load()
-            let paths = try input.collectPaths()
+            let (paths, skipped) = try input.collectPaths()
             let session = try input.session(for: loaded)
             let stream: InferenceStream<Classification>
             do {
@@ -76,7 +76,7 @@ struct PredictCommand: ParsableCommand {
                 sink.discard()
                 throw error
             }
-            if failed > 0 { throw CLIError.someInputsFailed(failed) }
+            if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }
         }
     }
 

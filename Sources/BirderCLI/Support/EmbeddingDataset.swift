@@ -47,9 +47,10 @@ struct EmbeddingDataset {
         case "npy":
             let matrix = try NPY.readFloat32(path)
             let list = path + ".samples.txt"
-            guard let text = try? String(contentsOfFile: list, encoding: .utf8) else {
+            guard FileManager.default.fileExists(atPath: list) else {
                 throw CLIError.usage("\(path): needs its sample list \(list) (written by `birder embed`)")
             }
+            let text = try readText(list)
             return (text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init), matrix)
         case "safetensors":
             let file = try Safetensors.load(path)
@@ -59,7 +60,7 @@ struct EmbeddingDataset {
             }
             return (samples, try file.tensors.float32Tensor(named: "embedding"))
         case "csv":
-            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let text = try readText(path)
             var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
             guard !lines.isEmpty else { throw CLIError.usage("\(path): empty") }
             let header = splitCSVLine(String(lines.removeFirst()))
@@ -82,8 +83,20 @@ struct EmbeddingDataset {
         }
     }
 
+    /// A text file's contents, read as every other input is (`FileContents`: opened non-blocking,
+    /// anything but a regular file refused), so a FIFO or device named as a list cannot hang the
+    /// command. The error names the file and why.
+    private static func readText(_ path: String) throws -> String {
+        let contents: FileContents
+        do { contents = try FileContents(path: path) } catch { throw CLIError.usage(String(describing: error)) }
+        guard let text = String(bytes: contents.bytes, encoding: .utf8) else {
+            throw CLIError.usage("\(path): not UTF-8 text")
+        }
+        return text
+    }
+
     private static func readLabelTable(_ path: String) throws -> [String: String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError.usage("\(path): cannot read") }
+        let text = try readText(path)
         var table: [String: String] = [:]
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             let fields = splitCSVLine(String(line))

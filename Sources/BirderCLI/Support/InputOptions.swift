@@ -24,9 +24,17 @@ struct InputOptions: ParsableArguments {
         try OptionRange.threads.check(threads)
     }
 
-    /// Every image path in input order: files as given, directories expanded in sorted order.
-    func collectPaths() throws -> [String] {
-        do { return try ImageCollection.paths(inputs) } catch { throw CLIError.usage(error.description) }
+    /// Every image path in input order: files as given, directories expanded in sorted order, and
+    /// the count of images left out because their names are not valid UTF-8 (each reported as
+    /// `error: PATH: …`; they count as failed inputs). With no image left at all, that is the error.
+    func collectPaths() throws -> (paths: [String], skipped: Int) {
+        let found: (paths: [String], unopenable: [String])
+        do { found = try ImageCollection.scan(inputs) } catch { throw CLIError.usage(error.description) }
+        for path in found.unopenable {
+            Terminal.error("\(path): the file name is not valid UTF-8 and cannot be opened (U+FFFD marks the bytes); rename the file")
+        }
+        if found.paths.isEmpty { throw CLIError.someInputsFailed(found.unopenable.count) }
+        return (found.paths, found.unopenable.count)
     }
 
     /// A session for `model` with these options' threads, batch size and decoding.
@@ -48,7 +56,11 @@ enum StreamReader {
     /// failed.
     static func read<Value>(_ stream: InferenceStream<Value>, label: String,
                             _ body: (InferenceItem<Value>, Value) throws -> Void) throws -> Int {
-        Interrupt.install()
+        try Interrupt.cooperating { try readCooperating(stream, label: label, body) }
+    }
+
+    private static func readCooperating<Value>(_ stream: InferenceStream<Value>, label: String,
+                                               _ body: (InferenceItem<Value>, Value) throws -> Void) throws -> Int {
         let progress = ProgressBar(label: label, total: Int64(stream.count))
         var done = 0, failed = 0
         for item in stream {
@@ -60,23 +72,37 @@ enum StreamReader {
             }
             done += 1
             progress.update(Int64(done))
-            if Interrupt.requested {
-                stream.cancel()
-                throw CLIError.io("interrupted after \(done) of \(stream.count) images; nothing written")
-            }
+            try stopIfAsked(stream, done: done)
         }
+        // A signal after the last item was read still stops the command before it writes.
+        try stopIfAsked(stream, done: done)
         progress.finish(Int64(done))
         return failed
     }
 
+    /// Throws `interrupted` (cancelling the stream) once a signal asked the command to stop.
+    private static func stopIfAsked<Value>(_ stream: InferenceStream<Value>, done: Int) throws {
+        guard let signal = Interrupt.requested else { return }
+        stream.cancel()
+        throw CLIError.interrupted(signal: signal, message:
+            "interrupted (\(Interrupt.name(of: signal))) after \(done) of \(stream.count) images; nothing written")
+    }
+
     /// Every embedding of the stream as one matrix with its sample names, and the failure count.
-    static func embeddings(_ stream: InferenceStream<[Float]>, width: Int) throws
+    /// With `listed` (a `.npy` whose names go to `FILE.samples.txt`), an image whose name holds a
+    /// line break is reported and left out like an unreadable one (`EmbeddingFiles.canBeListed`).
+    static func embeddings(_ stream: InferenceStream<[Float]>, width: Int, listed: String? = nil) throws
         -> (samples: [String], embeddings: Tensor, failed: Int) {
-        var samples: [String] = [], rows: [Float] = []
+        var samples: [String] = [], rows: [Float] = [], refused = 0
         let failed = try read(stream, label: "embed") { item, row in
+            if let listed, !EmbeddingFiles.canBeListed(item.name) {
+                Terminal.error(EmbeddingFileError.unlistableName(sample: item.name, list: listed + ".samples.txt").description)
+                refused += 1
+                return
+            }
             samples.append(item.name)
             rows += row
         }
-        return (samples, Tensor(shape: [samples.count, width], values: rows), failed)
+        return (samples, Tensor(shape: [samples.count, width], values: rows), failed + refused)
     }
 }

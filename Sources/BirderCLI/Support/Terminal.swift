@@ -1,3 +1,4 @@
+import Birder
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +10,11 @@ import Darwin
 enum Terminal {
     static let stderrIsTTY = isatty(STDERR_FILENO) == 1
 
+    /// One line whatever the message holds: a line break in a file name is shown as `\n`, so it
+    /// cannot split or forge error lines.
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+        let line = message.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+        FileHandle.standardError.write(Data(("error: " + line + "\n").utf8))
     }
 
     static func note(_ message: String) {
@@ -84,102 +88,119 @@ final class ProgressBar: @unchecked Sendable {
     }
 }
 
-/// Ctrl-C asks the running command to stop between batches; outputs are written to a temporary
-/// file and renamed only on success, so an interrupted run leaves nothing half-written.
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP, handled alike. While a command reads an inference stream
+/// (`cooperating`), the first one asks it to stop after the current batch: it discards its output
+/// and exits with 128 + the signal's number. A second one, or one arriving at any other time
+/// (loading a model, writing a result), aborts at once: every registered temporary output file
+/// (`TemporaryFiles`) is removed first, so no `.NAME.tmp-…` file is left behind, and the status is
+/// again 128 + the signal's number (130, 143, 129) as for a process the signal killed.
+///
+/// Signals are delivered through dispatch sources, so the handlers run on an ordinary queue thread,
+/// not in signal context: they may lock. The state below is the only global mutable state of the
+/// command line, kept because a signal handler can reach nothing else.
 enum Interrupt {
-    nonisolated(unsafe) private static var source: (any DispatchSourceSignal)?
-    private static let flag = InterruptFlag()
+    static let signals: [(number: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")]
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    private static let state = InterruptState()
 
-    static var requested: Bool { flag.value }
+    /// The signal that asked the current stream to stop, if any.
+    static var requested: Int32? { state.received }
 
+    static func name(of signal: Int32) -> String { signals.first { $0.number == signal }?.name ?? "signal \(signal)" }
+
+    /// Installs the handlers (once, at start-up, before any output file exists). SIGXFSZ is ignored
+    /// too, so a write past `ulimit -f` fails with EFBIG and is reported naming the output (and the
+    /// temporary removed) instead of killing the process with a core dump and no message.
     static func install() {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler {
-            if flag.value {
-                // A second Ctrl-C aborts at once. The destination is never touched (outputs are renamed
-                // into place only on success), but a hidden `.NAME.tmp-PID` file may stay behind.
-                _exit(130)
-            }
-            flag.set()
-            Terminal.note("\ninterrupted: finishing the current batch and stopping (Ctrl-C again to abort)")
+        guard sources.isEmpty else { return }
+        signal(SIGXFSZ, SIG_IGN)
+        for (number, _) in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            // Signals that arrive together are coalesced into one event; `data` counts them, so two
+            // quick ones still abort.
+            source.setEventHandler { handle(number, count: source.data) }
+            source.resume()
+            sources.append(source)
         }
-        source.resume()
-        Interrupt.source = source
+    }
+
+    private static func handle(_ number: Int32, count: UInt) {
+        guard state.requestStop(number), count < 2 else { TemporaryFiles.removeAllAndExit(128 + number) }
+        let again = number == SIGINT ? "Ctrl-C" : "the signal"
+        Terminal.note("\ninterrupted (\(name(of: number))): finishing the current batch and stopping (\(again) again to abort)")
+    }
+
+    /// Runs `body` with a first signal only recorded (`requested`), so it can stop at a batch boundary.
+    static func cooperating<T>(_ body: () throws -> T) rethrows -> T {
+        state.setCooperating(true)
+        defer { state.setCooperating(false) }
+        return try body()
     }
 }
 
-private final class InterruptFlag: @unchecked Sendable {
+private final class InterruptState: @unchecked Sendable {
     private let lock = NSLock()
-    private var raised = false
-    var value: Bool { lock.withLock { raised } }
-    func set() { lock.withLock { raised = true } }
+    private var cooperating = false
+    private var signal: Int32?
+
+    var received: Int32? { lock.withLock { signal } }
+
+    func setCooperating(_ value: Bool) { lock.withLock { cooperating = value } }
+
+    /// Records a first signal while cooperating; false when the process must abort now.
+    func requestStop(_ number: Int32) -> Bool {
+        lock.withLock {
+            guard cooperating, signal == nil else { return false }
+            signal = number
+            return true
+        }
+    }
 }
 
-/// Where a command's results go: stdout, or a file written atomically (streamed into
-/// `.<name>.tmp-<pid>` beside it and renamed on success, removed on failure or Ctrl-C).
+/// Where a command's results go: stdout, or a file (`OutputFile`: a regular file is streamed into
+/// `.NAME.tmp-…` beside it and renamed on success, removed on failure or a signal; a device or
+/// FIFO is written through; a symbolic link is followed; a directory is refused).
 final class OutputSink {
-    let destination: URL?
-    private let temporary: URL?
-    private let handle: FileHandle
+    let destination: String?
+    private let file: OutputFile?
 
     /// Results to stdout.
     init() {
         destination = nil
-        temporary = nil
-        handle = FileHandle.standardOutput
+        file = nil
     }
 
-    /// Results to `path`; fails at once (before any work) when its directory is missing or not writable.
+    /// Results to `path`; fails at once (before any work) when it cannot be written.
     init(path: String) throws {
-        let destination = URL(fileURLWithPath: path)
-        let directory = destination.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CLIError.usage("\(path): directory \(directory) does not exist")
-        }
-        let temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary.path) else {
-            throw CLIError.usage("\(path): cannot write in \(directory)")
-        }
-        self.destination = destination
-        self.temporary = temporary
-        self.handle = handle
+        do { file = try OutputFile(path: path) } catch { throw CLIError.usage(String(describing: error)) }
+        destination = path
     }
 
-    /// Refuses an unwritable destination before any work is done.
+    /// Refuses an unwritable destination (a missing directory, a directory, a block device…) before
+    /// any work is done, creating nothing.
     static func checkWritable(_ path: String) throws {
-        try OutputSink(path: path).discard()
+        do { _ = try OutputFile.target(for: path) } catch { throw CLIError.usage(String(describing: error)) }
     }
 
     func write(_ text: String) throws { try write(Data(text.utf8)) }
 
     func write(_ data: Data) throws {
-        do { try handle.write(contentsOf: data) } catch {
-            discard()
-            throw CLIError.io("\(destination?.path ?? "stdout"): \(error.localizedDescription)")
+        guard let file else {
+            try FileHandle.standardOutput.write(contentsOf: data)
+            return
+        }
+        do {
+            try file.write([UInt8](data))
+        } catch {
+            throw CLIError.io(String(describing: error))
         }
     }
 
     /// Moves the finished file into place.
     func commit() throws {
-        guard let destination, let temporary else { return }
-        do { try handle.synchronize(); try handle.close() } catch {
-            discard()
-            throw CLIError.io("\(destination.path): \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, destination.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            discard()
-            throw CLIError.io("\(destination.path): \(reason)")
-        }
+        do { try file?.commit() } catch { throw CLIError.io(String(describing: error)) }
     }
 
-    func discard() {
-        guard let temporary else { return }
-        try? handle.close()
-        try? FileManager.default.removeItem(at: temporary)
-    }
+    func discard() { file?.discard() }
 }
