@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "BirderEval", dependencies: ["BirderCore", "BirderIO"], swiftSettings: strictSettings),
         // Downloads of published checkpoints: resumable, verified, atomic.
         .target(
-            name: "BirderHub", dependencies: ["BirderModels", .product(name: "Crypto", package: "swift-crypto")],
+            name: "BirderHub", dependencies: ["BirderIO", "BirderModels", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
         // The public library: models, inference sessions, the model store; re-exports the value
         // types and evaluation methods of the pieces above.

@@ -1,3 +1,4 @@
+import BirderIO
 import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
@@ -122,8 +123,8 @@ public struct Downloader: Sendable {
         // server silent for `timeout` seconds is given up here, whatever the URL loader's own
         // timers do (FoundationNetworking on Linux keeps its session default of 60 s).
         while !sink.finished(within: 0.2) {
-            if isCancelled() { sink.cancel(task) }
-            if sink.secondsSinceData > timeout { sink.giveUp(task) }
+            if isCancelled() { sink.stop(task) { .cancelled(url: url.absoluteString, bytes: $0) } }
+            if sink.secondsSinceData > timeout { sink.stop(task) { _ in .timedOut(url: url.absoluteString, seconds: timeout) } }
         }
         try sink.result()
         try handle.synchronize()
@@ -133,19 +134,7 @@ public struct Downloader: Sendable {
     static func refuseNonRegular(_ path: String) throws(DownloadError) {
         var info = stat()
         guard stat(path, &info) == 0 else { return }
-        if let kind = kindName(info.st_mode) { throw .io(path, "is \(kind), not a regular file") }
-    }
-
-    static func kindName(_ mode: mode_t) -> String? {
-        switch mode & S_IFMT {
-        case S_IFREG: return nil
-        case S_IFDIR: return "a directory"
-        case S_IFIFO: return "a FIFO (named pipe)"
-        case S_IFCHR: return "a character device"
-        case S_IFBLK: return "a block device"
-        case S_IFSOCK: return "a socket"
-        default: return "a special file"
-        }
+        if let kind = FileContents.kindName(info.st_mode) { throw .io(path, "is \(kind), not a regular file") }
     }
 
     /// Lower-case hex SHA-256 of a regular file, streamed. It is opened non-blocking and checked
@@ -159,9 +148,9 @@ public struct Downloader: Sendable {
             throw DownloadError.io(file.path, "cannot open for reading: \(reason)")
         }
         var info = stat()
-        guard fstat(fd, &info) == 0, kindName(info.st_mode) == nil else {
+        guard fstat(fd, &info) == 0, FileContents.kindName(info.st_mode) == nil else {
             close(fd)
-            throw DownloadError.io(file.path, "is \(kindName(info.st_mode) ?? "unreadable"), not a regular file")
+            throw DownloadError.io(file.path, "is \(FileContents.kindName(info.st_mode) ?? "unreadable"), not a regular file")
         }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         defer { try? handle.close() }
@@ -263,21 +252,12 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
         return Double(DispatchTime.now().uptimeNanoseconds - last.uptimeNanoseconds) / 1e9
     }
 
-    /// Gives up on a silent server; the bytes so far stay in the partial file.
-    func giveUp(_ task: URLSessionTask) {
+    /// Stops the transfer, unless it already failed, with the error `reason(bytes received)`:
+    /// a silent server or the user's request. The bytes so far stay in the partial file.
+    func stop(_ task: URLSessionTask, _ reason: (Int64) -> DownloadError) {
         let first: Bool = lock.withLock {
             guard failure == nil else { return false }
-            failure = .timedOut(url: url.absoluteString, seconds: timeout)
-            return true
-        }
-        if first { task.cancel() }
-    }
-
-    /// Stops the transfer on the user's request; the bytes so far stay in the partial file.
-    func cancel(_ task: URLSessionTask) {
-        let first: Bool = lock.withLock {
-            guard failure == nil else { return false }
-            failure = .cancelled(url: url.absoluteString, bytes: received)
+            failure = reason(received)
             return true
         }
         if first { task.cancel() }

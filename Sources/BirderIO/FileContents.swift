@@ -214,3 +214,8 @@ private func systemClose(_ fd: Int32) -> Int32 {
     return Musl.close(fd)
     #endif
 }
+
+extension FileContents {
+    /// What a non-regular file is, in words ("a FIFO (named pipe)", …); nil for a regular file.
+    package static func kindName(_ mode: mode_t) -> String? { RegularFile.kindName(mode) }
+}

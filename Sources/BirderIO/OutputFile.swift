@@ -158,7 +158,7 @@ public final class OutputFile {
     public func commit() throws(BirderIOError) {
         guard fd >= 0 else { throw .io(path: path, reason: "commit after the file was closed") }
         // Data reaches the disk before the rename makes it visible under the destination's name.
-        if let temporaryPath, fsync(fd) != 0 {
+        if temporaryPath != nil, fsync(fd) != 0 {
             let reason = FileContents.errnoText()
             discard()
             throw .io(path: path, reason: "cannot flush: \(reason)")

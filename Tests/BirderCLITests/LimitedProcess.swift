@@ -20,41 +20,19 @@ enum LimitedProcess {
     }
 
     static func run(_ arguments: [String], directory: URL? = nil) throws -> Result {
-        let process = Process()
         // prlimit(1) where util-linux has it; elsewhere the shell's ulimit (in KiB).
+        let wrapper: URL, prefix: [String]
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            process.arguments = ["--as=\(addressSpaceBytes)", "--", BirderProcess.executable.path] + arguments
+            wrapper = URL(fileURLWithPath: "/usr/bin/prlimit")
+            prefix = ["--as=\(addressSpaceBytes)", "--", BirderProcess.executable.path]
         } else {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -v \(addressSpaceBytes / 1024) && exec \"$0\" \"$@\"",
-                                 BirderProcess.executable.path] + arguments
+            wrapper = URL(fileURLWithPath: "/bin/sh")
+            prefix = ["-c", "ulimit -v \(addressSpaceBytes / 1024) && exec \"$0\" \"$@\"", BirderProcess.executable.path]
         }
         // OpenBLAS reserves a buffer per thread of the machine at start-up; one thread keeps the
         // address space for what the command itself allocates.
-        process.environment = ProcessInfo.processInfo.environment.merging(["OPENBLAS_NUM_THREADS": "1"]) { $1 }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let hung = UncheckedBox<Bool>()
-        let watchdog = DispatchWorkItem {
-            guard process.isRunning else { return }
-            hung.value = true
-            kill(process.processIdentifier, SIGKILL)
-        }
-        DispatchQueue.global().asyncAfter(deadline: .now() + watchdogSeconds, execute: watchdog)
-        let outData = UncheckedBox<Data>(), errData = UncheckedBox<Data>()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { outData.value = out.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errData.value = err.fileHandleForReading.readDataToEndOfFile() }
-        process.waitUntilExit()
-        watchdog.cancel()
-        group.wait()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData.value ?? Data(), as: UTF8.self),
-                      stderr: String(decoding: errData.value ?? Data(), as: UTF8.self),
-                      hung: hung.value ?? false)
+        let result = try BirderProcess.run(prefix + arguments, environment: ["OPENBLAS_NUM_THREADS": "1"],
+                                           directory: directory, executable: wrapper, watchdog: watchdogSeconds)
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr, hung: result.timedOut)
     }
 }

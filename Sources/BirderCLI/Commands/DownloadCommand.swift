@@ -40,7 +40,7 @@ struct DownloadCommand: ParsableCommand {
             let results: [DownloadResult]
             do {
                 results = try store.download(name, heads: head, replacing: force, timeout: TimeInterval(timeout),
-                                             isCancelled: { Interrupt.requested }) { file, received in
+                                             isCancelled: { Interrupt.requested != nil }) { file, received in
                     bars.bar(for: file).update(received)
                 }
             } catch let error as ModelStoreError {
