@@ -55,7 +55,10 @@ package final class BatchPrefetcher: @unchecked Sendable {
         // The portable set always exists, and decoding uses no kernels.
         decoding = try! ComputeContext(threads: workers, instructionSet: .portable)
         self.loader = loader
-        self.space = DispatchSemaphore(value: depth)
+        // Start at 0 and count up: libdispatch traps (SIGILL) when a semaphore is freed below its
+        // initial value, which an interrupted run does (the producer ahead of the consumer).
+        space = DispatchSemaphore(value: 0)
+        for _ in 0..<depth { space.signal() }
         Thread { [self] in produce() }.start()
     }
 
