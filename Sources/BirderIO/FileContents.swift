@@ -11,11 +11,11 @@ import Musl
 /// while a model runs cannot fault the process (SIGBUS on a mapping): it keeps the bytes it read.
 /// Only regular files are read; FIFOs, devices, directories and sockets are refused without
 /// blocking.
-public final class FileContents: @unchecked Sendable {
-    public let path: String
+package final class FileContents: @unchecked Sendable {
+    package let path: String
     /// Start of the bytes; nil for an empty file.
     private let base: UnsafeMutableRawPointer?
-    public let count: Int
+    package let count: Int
 
     /// Bytes read first, so a file that is plainly not of the expected kind is refused before the
     /// rest of it is read (a multi-gigabyte video given as a model).
@@ -23,7 +23,7 @@ public final class FileContents: @unchecked Sendable {
 
     /// Reads the whole file. `checkPrefix` sees its first `prefixLength` bytes (fewer for short
     /// files) and the total size before the rest is read, and may refuse the file.
-    public init(path: String,
+    package init(path: String,
                 checkPrefix: ((UnsafeRawBufferPointer, Int) throws(BirderIOError) -> Void)? = nil) throws(BirderIOError) {
         self.path = path
         let file = try RegularFile(path: path)
@@ -70,10 +70,10 @@ public final class FileContents: @unchecked Sendable {
 
     deinit { free(base) }
 
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
-    public static func size(of path: String) throws(BirderIOError) -> Int {
+    package static func size(of path: String) throws(BirderIOError) -> Int {
         let file = try RegularFile(path: path)
         defer { file.close() }
         return file.size
@@ -81,9 +81,6 @@ public final class FileContents: @unchecked Sendable {
 
     static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }
-
-@available(*, deprecated, renamed: "FileContents", message: "files are read into owned memory, no longer mapped")
-public typealias MappedFile = FileContents
 
 /// An open regular file. Opening is non-blocking so a FIFO with no writer (or a device) cannot
 /// hang `open()`; anything but a regular file is refused by `fstat` before a byte is read.

@@ -19,9 +19,9 @@ import Musl
 ///   the file it points to and renamed onto that file, so the link stays a link (a link to a
 ///   missing file is refused rather than guessed at);
 /// - a directory, block device or socket is refused before anything is written.
-public final class OutputFile {
+package final class OutputFile {
     /// The destination as given (messages name it).
-    public let path: String
+    package let path: String
     /// Where the temporary is renamed to: `path`, or the file a symbolic link points to.
     private let finalPath: String
     /// nil when writing through to a device or FIFO.
@@ -30,7 +30,7 @@ public final class OutputFile {
     private(set) var offset: Int = 0
 
     /// How a destination is written.
-    public enum Target: Equatable, Sendable {
+    package enum Target: Equatable, Sendable {
         /// Written into a temporary beside `finalPath` and renamed onto it.
         case atomic(finalPath: String)
         /// Written through (a character device or FIFO).
@@ -39,7 +39,7 @@ public final class OutputFile {
 
     /// What writing to `path` would do, refusing what must not be written, without creating or
     /// opening anything (commands call it before the work starts).
-    public static func target(for path: String) throws(BirderIOError) -> Target {
+    package static func target(for path: String) throws(BirderIOError) -> Target {
         guard !path.isEmpty else { throw .io(path: path, reason: "empty output path") }
         var info = stat()
         if lstat(path, &info) != 0 {
@@ -96,7 +96,7 @@ public final class OutputFile {
         return directory.isEmpty ? "/" : directory
     }
 
-    public init(path: String) throws(BirderIOError) {
+    package init(path: String) throws(BirderIOError) {
         self.path = path
         switch try Self.target(for: path) {
         case .direct:
@@ -127,9 +127,9 @@ public final class OutputFile {
     deinit { discard() }
 
     /// Whether the output is written through (a device or FIFO) rather than renamed into place.
-    public var isDirect: Bool { temporaryPath == nil }
+    package var isDirect: Bool { temporaryPath == nil }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(BirderIOError) {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(BirderIOError) {
         guard fd >= 0 else { throw .io(path: path, reason: "write after the file was closed") }
         var done = 0
         while done < bytes.count {
@@ -146,7 +146,7 @@ public final class OutputFile {
         offset += bytes.count
     }
 
-    public func write(_ bytes: [UInt8]) throws(BirderIOError) {
+    package func write(_ bytes: [UInt8]) throws(BirderIOError) {
         try withBytes(bytes) { (raw) throws(BirderIOError) in try write(raw) }
     }
 
@@ -155,7 +155,7 @@ public final class OutputFile {
     }
 
     /// Moves the finished file into place (closes a device or FIFO).
-    public func commit() throws(BirderIOError) {
+    package func commit() throws(BirderIOError) {
         guard fd >= 0 else { throw .io(path: path, reason: "commit after the file was closed") }
         // Data reaches the disk before the rename makes it visible under the destination's name.
         if temporaryPath != nil, fsync(fd) != 0 {
@@ -181,7 +181,7 @@ public final class OutputFile {
     }
 
     /// Abandons the output: closes it and removes the temporary (a device or FIFO is only closed).
-    public func discard() {
+    package func discard() {
         guard fd >= 0 else { return }
         close(fd)
         fd = -1
@@ -198,7 +198,7 @@ public final class OutputFile {
 /// section under the lock is a single non-blocking system call (an O_EXCL create, rename, unlink),
 /// so the handler never waits long. Creating and renaming under the lock means a handler that has
 /// started removing files cannot race a temporary being created or renamed into place.
-public enum TemporaryFiles {
+package enum TemporaryFiles {
     private final class Registry: @unchecked Sendable {
         private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
             let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -243,7 +243,7 @@ public enum TemporaryFiles {
     }
 
     /// Removes a registered temporary and forgets it.
-    public static func remove(_ path: String) {
+    package static func remove(_ path: String) {
         registry.locked {
             unlink(path)
             registry.paths.remove(path)
@@ -251,11 +251,11 @@ public enum TemporaryFiles {
     }
 
     /// The temporaries now registered (tests).
-    public static var registered: Set<String> { registry.locked { registry.paths } }
+    package static var registered: Set<String> { registry.locked { registry.paths } }
 
     /// Removes every registered temporary and ends the process with `status` at once (no atexit
     /// handlers, no buffered output flushed): for a signal that must abort a run.
-    public static func removeAllAndExit(_ status: Int32) -> Never {
+    package static func removeAllAndExit(_ status: Int32) -> Never {
         // The lock is kept, so no temporary can be created or renamed after this point.
         for path in registry.lockForever() { unlink(path) }
         _exit(status)

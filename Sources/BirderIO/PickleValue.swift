@@ -1,6 +1,6 @@
 /// A value decoded from (or to be encoded as) a weights-only pickle: the plain Python data a
 /// checkpoint is made of, with tensors as `StoredTensor`s over the file's storages.
-public indirect enum PickleValue: Sendable {
+package indirect enum PickleValue: Sendable {
     case none
     case bool(Bool)
     case int(Int)
@@ -18,32 +18,32 @@ public indirect enum PickleValue: Sendable {
     /// `torch.serialization._get_layout("torch.strided")`. (`torch.Size` reads as a tuple.)
     case object(String, [PickleValue])
 
-    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
-    public var intValue: Int? { if case .int(let i) = self { i } else { nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    package var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    package var intValue: Int? { if case .int(let i) = self { i } else { nil } }
+    package var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     /// Floats, and ints widened to Double.
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         switch self {
         case .float(let d): d
         case .int(let i): Double(i)
         default: nil
         }
     }
-    public var dictValue: PickleDict? { if case .dict(let d) = self { d } else { nil } }
-    public var tensorValue: StoredTensor? { if case .tensor(let t) = self { t } else { nil } }
+    package var dictValue: PickleDict? { if case .dict(let d) = self { d } else { nil } }
+    package var tensorValue: StoredTensor? { if case .tensor(let t) = self { t } else { nil } }
     /// The items of a list or a tuple.
-    public var sequenceValue: [PickleValue]? {
+    package var sequenceValue: [PickleValue]? {
         switch self {
         case .list(let items), .tuple(let items): items
         default: nil
         }
     }
 
-    public subscript(key: String) -> PickleValue? { dictValue?[key] }
+    package subscript(key: String) -> PickleValue? { dictValue?[key] }
 
     /// Plain data as JSON (tuples and sets become arrays, dict keys their text); nil when the
     /// value holds a tensor, bytes or an object.
-    public var jsonValue: JSONValue? {
+    package var jsonValue: JSONValue? {
         switch self {
         case .none: return JSONValue.null
         case .bool(let b): return .bool(b)
@@ -78,7 +78,7 @@ public indirect enum PickleValue: Sendable {
     }
 
     /// JSON data as a pickle value (objects become plain dicts).
-    public init(json: JSONValue) {
+    package init(json: JSONValue) {
         switch json {
         case .null: self = .none
         case .bool(let b): self = .bool(b)
@@ -93,35 +93,35 @@ public indirect enum PickleValue: Sendable {
 }
 
 /// A Python dict in insertion order; `kind` records which mapping type the pickle built.
-public struct PickleDict: Sendable {
-    public enum Kind: Sendable, Equatable { case dict, orderedDict, counter }
+package struct PickleDict: Sendable {
+    package enum Kind: Sendable, Equatable { case dict, orderedDict, counter }
 
-    public struct Entry: Sendable {
-        public var key: PickleValue
-        public var value: PickleValue
-        public init(key: PickleValue, value: PickleValue) {
+    package struct Entry: Sendable {
+        package var key: PickleValue
+        package var value: PickleValue
+        package init(key: PickleValue, value: PickleValue) {
             self.key = key
             self.value = value
         }
     }
 
-    public var kind: Kind
-    public var entries: [Entry]
+    package var kind: Kind
+    package var entries: [Entry]
 
-    public init(_ entries: [Entry] = [], kind: Kind = .dict) {
+    package init(_ entries: [Entry] = [], kind: Kind = .dict) {
         self.entries = entries
         self.kind = kind
     }
 
     /// A dict with string keys, in the given order.
-    public init(_ pairs: [(String, PickleValue)], kind: Kind = .dict) {
+    package init(_ pairs: [(String, PickleValue)], kind: Kind = .dict) {
         self.init(pairs.map { Entry(key: .string($0.0), value: $0.1) }, kind: kind)
     }
 
-    public var count: Int { entries.count }
+    package var count: Int { entries.count }
 
     /// The value under a string key (linear: checkpoint dicts are small at the top level).
-    public subscript(key: String) -> PickleValue? {
+    package subscript(key: String) -> PickleValue? {
         for entry in entries {
             if case .string(let k) = entry.key, k == key { return entry.value }
         }
@@ -132,7 +132,7 @@ public struct PickleDict: Sendable {
 /// Written as Python would show it (`{'a': [1, 2.5]}`), cut after about 200 characters: error
 /// messages quote values from files, which can be huge.
 extension PickleValue: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         var out = BoundedText(limit: 200)
         write(into: &out)
         return out.text

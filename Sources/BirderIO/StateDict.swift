@@ -55,7 +55,7 @@ public struct StateDict: ParameterSource, Sendable {
     public var byteCount: Int { tensors.values.reduce(0) { $0 + $1.byteCount } }
 
     /// The pickled form torch writes for `module.state_dict()`: an OrderedDict of tensors.
-    public var pickleValue: PickleValue {
+    package var pickleValue: PickleValue {
         .dict(PickleDict(entries.map { ($0.name, PickleValue.tensor($0.tensor)) }, kind: .orderedDict))
     }
 

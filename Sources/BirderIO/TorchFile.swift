@@ -1,9 +1,9 @@
 /// PyTorch's `torch.save` format: a ZIP archive holding `<root>/data.pkl` (pickle protocol 2),
 /// `<root>/data/<key>` (raw storages) and `<root>/byteorder`.
-public enum TorchFile {
+package enum TorchFile {
     /// Reads a `.pt` file the way `torch.load(path, weights_only=True)` does, without executing
     /// anything: the pickle becomes a `PickleValue`, tensors borrow the file's bytes read into memory.
-    public static func load(_ path: String) throws(BirderIOError) -> PickleValue {
+    package static func load(_ path: String) throws(BirderIOError) -> PickleValue {
         let file = try FileContents(path: path) { (prefix, _) throws(BirderIOError) in try checkSignature(prefix, path: path) }
         return try load(file)
     }
@@ -81,7 +81,7 @@ public enum TorchFile {
     /// Writes `value` as `torch.save` does (ZIP of STORED, 64-byte aligned entries; pickle
     /// protocol 2; little-endian storages), loadable by `torch.load(..., weights_only=True)`.
     /// Tensors sharing a `StorageBuffer` share one storage in the file, views keep their strides.
-    public static func write(_ value: PickleValue, to path: String, forceZip64: Bool = false) throws(BirderIOError) {
+    package static func write(_ value: PickleValue, to path: String, forceZip64: Bool = false) throws(BirderIOError) {
         var pickler = Pickler()
         pickler.write(value)
         let output = try OutputFile(path: path)
