@@ -56,7 +56,7 @@ public struct BirderModel: Sendable {
         if let network, !registry.names.contains(network) {
             throw ModelStoreError.unknownNetwork(network, known: registry.names)
         }
-        let set = try instructionSet ?? ComputeContext().instructionSet
+        let set = try instructionSet ?? InstructionSet.preferred()
         let loaded = try LoadedNetwork.load(path: file.path, network: network, registry: registry,
                                             kernels: try KernelTable(set))
         let stem = file.deletingPathExtension().lastPathComponent

@@ -25,12 +25,8 @@ public struct ComputeContext: Sendable {
     public init(threads: Int? = nil, instructionSet: InstructionSet? = nil) throws(ComputeError) {
         let count = threads ?? ComputeContext.coreCount
         guard (1...ComputeContext.maximumThreads).contains(count) else { throw .invalidThreadCount(count) }
-        var set = InstructionSet.best
-        if let instructionSet {
-            set = instructionSet
-        } else if let named = try InstructionSet.fromEnvironment(ProcessInfo.processInfo.environment) {
-            set = named
-        }
+        let set: InstructionSet
+        if let instructionSet { set = instructionSet } else { set = try InstructionSet.preferred() }
         self.threads = count
         self.instructionSet = set
         kernels = try KernelTable(set)

@@ -1,4 +1,5 @@
 import CBirderKernels
+import Foundation
 
 /// A set of CPU kernels, each built for one instruction set. Chosen once per compute context:
 /// the best the CPU runs, or the one `BIRDER_ISA` names (for tests and benchmarks).
@@ -30,6 +31,12 @@ public enum InstructionSet: String, CaseIterable, Sendable, CustomStringConverti
         }
         guard set.isSupported else { throw .unsupportedInstructionSet(set) }
         return set
+    }
+
+    /// The set a default context uses: `BIRDER_ISA`'s when it names one, else `best`.
+    public static func preferred(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ComputeError) -> InstructionSet {
+        try fromEnvironment(environment) ?? best
     }
 
     public var description: String { rawValue }
