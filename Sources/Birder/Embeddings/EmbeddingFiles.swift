@@ -99,12 +99,17 @@ public struct EmbeddingCache: Sendable {
                            failed: (InferenceItem<[Float]>) throws -> Void = { _ in }) throws -> (file: URL, wasCached: Bool) {
         let file = file(model: session.model, images: images)
         if contains(file) { return (file, true) }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let (all, allRows) = try EmbeddingFiles.collect(session.embed(images.map(ImageInput.path)),
                                                         width: session.model.embeddingSize, failed: failed)
         let (samples, matrix, _) = EmbeddingFiles.listable(allRows, samples: all)
-        try EmbeddingFiles.writeNPY(matrix, samples: samples, to: file.path)
+        try store(matrix, samples: samples, as: file)
         return (file, false)
+    }
+
+    /// Writes a computed entry (from `file(model:images:)`), making the cache directory if needed.
+    public func store(_ embeddings: Tensor, samples: [String], as file: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try EmbeddingFiles.writeNPY(embeddings, samples: samples, to: file.path)
     }
 
     /// Size and modification time, so an edited file changes the key.

@@ -108,9 +108,10 @@ public struct ModelStore: Sendable {
             } catch let error as DownloadError {
                 throw ModelStoreError.downloadFailed(error.description)
             }
+            let verification: DownloadResult.Verification = file.expectation.sha256 != nil ? .sha256 : .loading
             switch outcome {
             case .alreadyPresent:
-                results.append(DownloadResult(file: destination, bytes: nil, verifiedBy: file.expectation.sha256 != nil ? .sha256 : .loading))
+                results.append(DownloadResult(file: destination, bytes: nil, verifiedBy: verification))
             case let .downloaded(bytes):
                 if file.name.hasSuffix(".head.pt") {
                     do { _ = try Head.load(destination.path) } catch {
@@ -118,7 +119,7 @@ public struct ModelStore: Sendable {
                         throw ModelStoreError.invalidHead(path: destination.path, reason: String(describing: error))
                     }
                 }
-                results.append(DownloadResult(file: destination, bytes: bytes, verifiedBy: file.expectation.sha256 != nil ? .sha256 : .loading))
+                results.append(DownloadResult(file: destination, bytes: bytes, verifiedBy: verification))
             }
         }
         return results

@@ -38,8 +38,7 @@ struct EmbeddingSourceOptions: ParsableArguments {
         let session = try InferenceSession(model: loaded, batchSize: embedBatchSize)
         let stream = session.embed(images.map(ImageInput.path))
         let (samples, matrix, _) = try StreamReader.embeddings(stream, width: loaded.embeddingSize, listed: cached.path)
-        try FileManager.default.createDirectory(at: cache.directory, withIntermediateDirectories: true)
-        try EmbeddingFiles.writeNPY(matrix, samples: samples, to: cached.path)
+        try cache.store(matrix, samples: samples, as: cached)
         return cached.path
     }
 }
