@@ -174,9 +174,12 @@ struct EncoderBlock: Sendable {
         // x = x + ls2 · (mlp(norm2(x)) + b);  normed = next(x)
         mlp(normed, rows: rows, hidden: scratch.hidden, accumulateInto: layerScale2 == nil ? x : nil, output: branch,
             context: context)
-        context.residualAddLayerNormRows(x, rows: rows, columns: d,
-                                         branch: layerScale2 == nil ? nil : UnsafePointer(branch),
-                                         bias: nil, gamma: layerScale2?.pointer, norm: next?.into(normed))
+        // The last block without layer scale has nothing left to do here: fc2 added onto x.
+        if layerScale2 != nil || next != nil {
+            context.residualAddLayerNormRows(x, rows: rows, columns: d,
+                                             branch: layerScale2 == nil ? nil : UnsafePointer(branch),
+                                             bias: nil, gamma: layerScale2?.pointer, norm: next?.into(normed))
+        }
     }
 }
 
