@@ -53,7 +53,8 @@ let package = Package(
         // The public library: models, inference sessions, the model store; re-exports the value
         // types and evaluation methods of the pieces above.
         .target(
-            name: "Birder", dependencies: ["BirderCore", "BirderIO", "BirderVision", "BirderModels", "BirderEval", "BirderHub"],
+            name: "Birder", dependencies: ["BirderCore", "BirderIO", "BirderVision", "BirderModels", "BirderEval", "BirderHub",
+                                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "BirderCLI",

@@ -11,3 +11,11 @@
 @_exported import BirderIO
 @_exported import BirderModels
 @_exported import BirderVision
+
+/// Versions written into the records of a run (`ShardRecord.engine`) and shown by `birder --version`.
+public enum BirderVersion {
+    /// This engine.
+    public static let engine = "birder-swift 0.9.0"
+    /// The Birder release whose outputs this engine reproduces.
+    public static let reference = "birder 0.8.4"
+}

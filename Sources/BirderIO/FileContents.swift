@@ -72,6 +72,13 @@ package final class FileContents: @unchecked Sendable {
 
     package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
+    /// A copy of the bytes (small text files: lists, records). `bytes` is valid only while this
+    /// object lives, which Swift may end right after the last use of the object itself.
+    package var byteArray: [UInt8] { withExtendedLifetime(self) { Array(bytes) } }
+
+    /// The bytes as UTF-8 text (invalid sequences replaced).
+    package var text: String { withExtendedLifetime(self) { String(decoding: bytes, as: UTF8.self) } }
+
     /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
     package static func size(of path: String) throws(BirderIOError) -> Int {
         let file = try RegularFile(path: path)

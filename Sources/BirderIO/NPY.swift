@@ -107,25 +107,37 @@ public enum NPY {
         case .bool: descr = "|b1"
         case .bfloat16: throw .unsupported(path: path, reason: "NumPy has no bfloat16")
         }
-        let shapeText = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
-        // NumPy pads with spaces so the data starts on a 64-byte boundary, ending with a newline.
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        guard header.utf8.count <= 0xFFFF else { throw .unsupported(path: path, reason: "shape too long for a version 1.0 header") }
-        var out = ByteWriter()
-        out.append(magic)
-        out.u8(1); out.u8(0)
-        out.u16(UInt16(header.utf8.count))
-        out.append(header)
+        let header: [UInt8]
+        do { header = try self.header(descr: descr, shape: tensor.shape) } catch { throw .unsupported(path: path, reason: "shape too long for a version 1.0 header") }
         let output = try OutputFile(path: path)
-        try output.write(out.bytes)
+        try output.write(header)
         if tensor.isContiguous, !tensor.storage.isBigEndian, let base = tensor.storage.base {
             try output.write(UnsafeRawBufferPointer(start: base + tensor.storageOffset * tensor.dtype.byteSize, count: tensor.byteCount))
         } else {
             try output.write(tensor.contiguousBytes())
         }
         try output.commit()
+    }
+
+    package struct HeaderTooLong: Error {}
+
+    /// The bytes before the elements of a version 1.0 `.npy`: magic, version, header length and the
+    /// dict, padded with spaces (as NumPy does) so the data starts on a 64-byte boundary, or, with
+    /// `length`, to exactly that many bytes — a streaming writer reserves room for the final shape
+    /// and rewrites the header in place once the row count is known.
+    package static func header(descr: String, shape: [Int], length: Int? = nil) throws(HeaderTooLong) -> [UInt8] {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + dict.utf8.count + 1
+        let total = length ?? unpadded + (64 - unpadded % 64) % 64
+        guard total >= unpadded, total - 10 <= 0xFFFF else { throw HeaderTooLong() }
+        dict += String(repeating: " ", count: total - unpadded) + "\n"
+        var out = ByteWriter()
+        out.append(magic)
+        out.u8(1); out.u8(0)
+        out.u16(UInt16(dict.utf8.count))
+        out.append(dict)
+        return out.bytes
     }
 
     private enum HeaderValue {

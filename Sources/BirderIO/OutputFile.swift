@@ -223,7 +223,7 @@ package enum TemporaryFiles {
     private static let registry = Registry()
 
     /// Registers `path` and runs `open` (which creates it) under the lock; returns its descriptor.
-    static func create(_ path: String, _ open: () -> Int32) -> Int32 {
+    package static func create(_ path: String, _ open: () -> Int32) -> Int32 {
         registry.locked {
             let fd = open()
             if fd >= 0 { registry.paths.insert(path) }

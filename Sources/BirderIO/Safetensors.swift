@@ -118,31 +118,38 @@ public enum Safetensors {
         return File(tensors: StateDict(path: path, entries), metadata: metadata)
     }
 
+    /// The bytes before the data block: the header's length and the JSON header (padded to 8 bytes)
+    /// for tensors laid out back to back in the order given.
+    package static func header(_ tensors: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String]) -> [UInt8] {
+        var members: [JSONMember] = []
+        if !metadata.isEmpty {
+            members.append(JSONMember("__metadata__", .object(metadata.keys.sorted().map { JSONMember($0, .string(metadata[$0]!)) })))
+        }
+        var offset = 0
+        for (name, dtype, shape) in tensors {
+            let bytes = shape.reduce(dtype.byteSize, *)
+            members.append(JSONMember(name, .object([
+                JSONMember("dtype", .string(dtype.safetensorsName)),
+                JSONMember("shape", .array(shape.map { .int($0) })),
+                JSONMember("data_offsets", .array([.int(offset), .int(offset + bytes)])),
+            ])))
+            offset += bytes
+        }
+        var header = Array(JSONValue.object(members).serialized(pythonStyle: false).utf8)
+        while (8 + header.count) % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        var prefix = ByteWriter()
+        prefix.u64(UInt64(header.count))
+        return prefix.bytes + header
+    }
+
     /// Writes the tensors (made contiguous) and string metadata. Tensors are laid out by
     /// decreasing element size, so every tensor's data stays aligned to its element size.
     public static func write(_ tensors: StateDict, metadata: [String: String] = [:], to path: String) throws(BirderIOError) {
         let ordered = tensors.entries.enumerated().sorted {
             ($0.element.tensor.dtype.byteSize, -$0.offset) > ($1.element.tensor.dtype.byteSize, -$1.offset)
         }.map(\.element)
-        var members: [JSONMember] = []
-        if !metadata.isEmpty {
-            members.append(JSONMember("__metadata__", .object(metadata.keys.sorted().map { JSONMember($0, .string(metadata[$0]!)) })))
-        }
-        var offset = 0
-        for (name, tensor) in ordered {
-            members.append(JSONMember(name, .object([
-                JSONMember("dtype", .string(tensor.dtype.safetensorsName)),
-                JSONMember("shape", .array(tensor.shape.map { .int($0) })),
-                JSONMember("data_offsets", .array([.int(offset), .int(offset + tensor.byteCount)])),
-            ])))
-            offset += tensor.byteCount
-        }
-        var header = Array(JSONValue.object(members).serialized(pythonStyle: false).utf8)
-        while (8 + header.count) % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        let header = self.header(ordered.map { ($0.name, $0.tensor.dtype, $0.tensor.shape) }, metadata: metadata)
         let output = try OutputFile(path: path)
-        var prefix = ByteWriter()
-        prefix.u64(UInt64(header.count))
-        try output.write(prefix.bytes)
         try output.write(header)
         for (_, tensor) in ordered {
             if tensor.isContiguous, !tensor.storage.isBigEndian, let base = tensor.storage.base {

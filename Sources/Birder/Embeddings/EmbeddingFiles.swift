@@ -60,9 +60,12 @@ public enum EmbeddingFiles {
 public enum EmbeddingFileError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A sample name with a line break, which a line-per-sample list cannot hold.
     case unlistableName(sample: String, list: String)
+    /// An embeddings file that cannot be read back.
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case let .unreadable(path, reason): return "\(path): \(reason)"
         case let .unlistableName(sample, list):
             let shown = sample.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
             return "\(shown): a file name with a line break cannot be listed in \(list); rename the file, or write .csv or .safetensors embeddings"
@@ -118,5 +121,88 @@ public struct EmbeddingCache: Sendable {
         let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
         let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         return "\(size)@\(modified)"
+    }
+}
+
+extension EmbeddingFiles {
+    /// Embeddings as `birder embed` writes them (`.npy` with `FILE.samples.txt`, `.csv`,
+    /// `.safetensors` with its `samples` metadata): the sample names and the N×D matrix.
+    public static func read(_ path: String) throws -> (samples: [String], embeddings: Tensor) {
+        func fail(_ reason: String) -> EmbeddingFileError { .unreadable(path: path, reason: reason) }
+        let samples: [String], matrix: Tensor
+        switch (path as NSString).pathExtension.lowercased() {
+        case "npy":
+            matrix = try NPY.readFloat32(path)
+            let list = path + ".samples.txt"
+            guard FileManager.default.fileExists(atPath: list) else { throw fail("needs its sample list \(list) (written by `birder embed`)") }
+            let text = try FileContents(path: list).text
+            samples = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        case "safetensors":
+            let file = try Safetensors.load(path)
+            guard let json = file.metadata["samples"], let data = json.data(using: .utf8),
+                  let names = try? JSONSerialization.jsonObject(with: data) as? [String] else {
+                throw fail("no \"samples\" list in the metadata (written by `birder embed`)")
+            }
+            samples = names
+            matrix = try file.tensors.float32Tensor(named: "embedding")
+        case "csv":
+            let text = try FileContents(path: path).text
+            let records = try CSVRecords.parse(text, path: path)
+            guard let header = records.first, header.first == "sample", header.count > 1 else {
+                throw fail("expected a header `sample,0,1,…`")
+            }
+            let width = header.count - 1
+            var names: [String] = [], values: [Float] = []
+            values.reserveCapacity((records.count - 1) * width)
+            for (number, fields) in records.dropFirst().enumerated() {
+                guard fields.count == header.count else { throw fail("record \(number + 2) has \(fields.count) fields, expected \(header.count)") }
+                names.append(fields[0])
+                for field in fields.dropFirst() {
+                    guard let value = Float(field) else { throw fail("record \(number + 2): '\(field)' is not a number") }
+                    values.append(value)
+                }
+            }
+            samples = names
+            matrix = Tensor(shape: [names.count, width], values: values)
+        default:
+            throw fail("not an embeddings file (.npy, .csv, .safetensors)")
+        }
+        guard matrix.rank == 2, matrix.shape[0] == samples.count else {
+            throw fail("\(samples.count) samples for an embedding matrix of shape \(matrix.shape)")
+        }
+        return (samples, matrix)
+    }
+}
+
+/// RFC 4180 records: quoted fields may hold commas, quotes (doubled) and line breaks.
+enum CSVRecords {
+    static func parse(_ text: String, path: String) throws -> [[String]] {
+        var records: [[String]] = [], fields: [String] = [], field = "", quoted = false, atFieldStart = true
+        var scalars = text.unicodeScalars.makeIterator()
+        var pending: Unicode.Scalar? = scalars.next()
+        while let c = pending {
+            pending = scalars.next()
+            if quoted {
+                if c == "\"" {
+                    if pending == "\"" { field.unicodeScalars.append("\""); pending = scalars.next() } else { quoted = false }
+                } else {
+                    field.unicodeScalars.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\"" where atFieldStart: quoted = true; atFieldStart = false
+            case ",": fields.append(field); field = ""; atFieldStart = true
+            case "\r" where pending == "\n": break
+            case "\n", "\r":
+                fields.append(field)
+                records.append(fields)
+                fields = []; field = ""; atFieldStart = true
+            default: field.unicodeScalars.append(c); atFieldStart = false
+            }
+        }
+        guard !quoted else { throw EmbeddingFileError.unreadable(path: path, reason: "a quoted field is not closed") }
+        if !field.isEmpty || !fields.isEmpty { fields.append(field); records.append(fields) }
+        return records
     }
 }

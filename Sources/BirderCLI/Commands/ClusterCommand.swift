@@ -45,7 +45,7 @@ struct ClusterCommand: ParsableCommand {
                 if let sink {
                     try sink.write("sample,label,cluster\n")
                     for (i, sample) in dataset.samples.enumerated() {
-                        try sink.write("\(csvField(sample)),\(csvField(dataset.labels[i])),\(result.clusterLabels[i])\n")
+                        try sink.write("\(TextFormat.csvField(sample)),\(TextFormat.csvField(dataset.labels[i])),\(result.clusterLabels[i])\n")
                     }
                     try sink.commit()
                 }

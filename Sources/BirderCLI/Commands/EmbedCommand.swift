@@ -13,6 +13,12 @@ struct EmbedCommand: ParsableCommand {
           .safetensors  tensor "embedding" N×D; the sample list as JSON in the metadata key "samples"
         Unreadable images are reported on stderr and left out (exit status 1).
 
+        Rows are written as batches complete (memory does not grow with the number of images). A run
+        stopped by a signal, a kill or a node failure keeps OUTPUT.partial and its journal
+        OUTPUT.journal: the same command with --resume continues it, and the result is
+        byte-identical to an uninterrupted run. --shard splits the images for a cluster's array
+        job; `birder merge` joins the shards.
+
         Example:
           birder embed photos/ --model rdnet_t_ibot-bioscan5m --output embeddings.npy
         """)
@@ -23,51 +29,24 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "Output file: .npy, .csv or .safetensors.")
     var output: String
 
-    enum Kind { case npy, csv, safetensors }
-
-    var kind: Kind? {
-        switch (output as NSString).pathExtension.lowercased() {
-        case "npy": return .npy
-        case "csv": return .csv
-        case "safetensors": return .safetensors
-        default: return nil
-        }
-    }
+    @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
-        guard kind != nil else { throw ValidationError("--output must end in .npy, .csv or .safetensors") }
+        guard EmbeddingFormat(path: output) != nil else { throw ValidationError("--output must end in .npy, .csv or .safetensors") }
         guard model.head.isEmpty else { throw ValidationError("embed takes no --head (heads act on embeddings)") }
     }
 
     func run() throws {
         try reportingErrors {
             try input.checkRanges()
+            let shard = try runOptions.resolvedShard()
             let loaded = try model.load()
-            let (paths, skipped) = try input.collectPaths()
-            try OutputSink.checkWritable(output)
-            let width = loaded.embeddingSize
+            let (manifest, skipped) = try input.manifest()
             let session = try input.session(for: loaded)
-            let (samples, matrix, failed) = try StreamReader.embeddings(session.embed(paths.map(ImageInput.path)), width: width,
-                                                                           listed: kind == .npy ? output : nil)
-            let rows = matrix.scalars
-            switch kind! {
-            case .npy:
-                try EmbeddingFiles.writeNPY(matrix, samples: samples, to: output)
-            case .csv:
-                let sink = try OutputSink(path: output)
-                try sink.write((["sample"] + (0..<width).map(String.init)).joined(separator: ",") + "\n")
-                for (row, sample) in samples.enumerated() {
-                    let values = rows[(row * width)..<((row + 1) * width)].map { "\($0)" }
-                    try sink.write(([csvField(sample)] + values).joined(separator: ",") + "\n")
-                }
-                try sink.commit()
-            case .safetensors:
-                let list = try JSONSerialization.data(withJSONObject: samples, options: [.withoutEscapingSlashes])
-                try Safetensors.write(StateDict(float32: [("embedding", matrix)]),
-                                      metadata: ["samples": String(decoding: list, as: UTF8.self), "network": loaded.network],
-                                      to: output)
+            let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
+            let failed = try CollectionRunReporter.execute(label: "embed", run: run) { progress, shouldStop in
+                try session.embed(run, progress: progress, shouldStop: shouldStop)
             }
-            Terminal.note("\(output): \(samples.count)×\(width) embeddings")
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }
         }
     }

@@ -2,9 +2,7 @@ import ArgumentParser
 import Birder
 import Foundation
 
-enum PredictFormat: String, ExpressibleByArgument, CaseIterable {
-    case csv, json, jsonl
-}
+extension PredictionFormat: ExpressibleByArgument {}
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,94 +24,36 @@ struct PredictCommand: ParsableCommand {
     var topK = 5
 
     @Option(name: .long, help: "Output format: csv, json or jsonl.")
-    var format: PredictFormat = .csv
+    var format: PredictionFormat = .csv
 
-    @Option(name: .long, help: "Write to this file (atomically) instead of stdout.")
+    @Option(name: .long, help: "Write to this file (atomically, resumably) instead of stdout.")
     var output: String?
+
+    @OptionGroup var runOptions: RunOptions
 
     func run() throws {
         try reportingErrors {
             try OptionRange.topK.check(topK)
             try input.checkRanges()
-            let loaded = try model.load()
-            let (paths, skipped) = try input.collectPaths()
-            let session = try input.session(for: loaded)
-            let stream: InferenceStream<Classification>
-            do {
-                stream = try session.classify(paths.map(ImageInput.path), topK: topK)
-            } catch let error as SessionError {
-                throw CLIError.usage(error.description)
+            let shard = try runOptions.resolvedShard()
+            if output == nil, shard != nil || runOptions.resume {
+                throw CLIError.usage("--shard and --resume need --output (a file to journal and name after the shard)")
             }
-            // The library gives all classes of a head when --top-k exceeds them; the CSV needs one
-            // column group per class actually reported (not a billion empty ones), and the user
-            // hears once that fewer were given than asked.
-            let counts = loaded.classifyingHeads.map { ($0.name, $0.classCount) }
-            let reported = min(topK, counts.map { $0.1 }.max() ?? topK)
-            let short = counts.filter { $0.1 < topK }
+            let loaded = try model.load()
+            let (manifest, skipped) = try input.manifest()
+            let session = try input.session(for: loaded)
+            // The library gives all classes of a head when --top-k exceeds them; the user hears once
+            // that fewer were given than asked.
+            let short = loaded.classifyingHeads.filter { $0.classCount < topK }
             if !short.isEmpty {
                 Terminal.note("note: --top-k \(topK) is more than the classes of "
-                    + short.map { "head '\($0.0)' (\($0.1))" }.joined(separator: ", ") + "; reporting all of them")
+                    + short.map { "head '\($0.name)' (\($0.classCount))" }.joined(separator: ", ") + "; reporting all of them")
             }
-            let sink = try output.map(OutputSink.init(path:)) ?? OutputSink()
-            var failed = 0
-            do {
-                var first = true
-                if format == .csv { try sink.write(csvHeader(k: reported)) }
-                if format == .json { try sink.write("[\n") }
-                failed = try StreamReader.read(stream, label: "predict") { item, classification in
-                    switch format {
-                    case .csv:
-                        try sink.write(classification.heads.map { csvRow(sample: item.name, prediction: $0, k: reported) }.joined())
-                    case .json, .jsonl:
-                        let object = jsonObject(sample: item.name, classification: classification)
-                        try sink.write(format == .json ? (first ? "  " : ",\n  ") + object : object + "\n")
-                        first = false
-                    }
-                }
-                if format == .json { try sink.write((first ? "" : "\n") + "]\n") }
-                try sink.commit()
-            } catch {
-                sink.discard()
-                throw error
+            let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
+            let failed = try CollectionRunReporter.execute(label: "predict", run: run) { progress, shouldStop in
+                try session.classify(run, topK: topK, format: format, progress: progress, shouldStop: shouldStop)
             }
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }
         }
     }
-
-    func csvHeader(k: Int) -> String {
-        return (["sample", "head", "prediction"] + (0..<k).flatMap { ["class_\($0)", "prob_\($0)", "idx_\($0)"] })
-            .joined(separator: ",") + "\n"
-    }
-
-    func csvRow(sample: String, prediction: HeadPrediction, k: Int) -> String {
-        let top = prediction.top
-        var fields = [csvField(sample), csvField(prediction.head), csvField(top[0].name)]
-        for j in 0..<k {
-            if j < top.count {
-                fields += [csvField(top[j].name), "\(top[j].probability)", "\(top[j].index)"]
-            } else {
-                fields += ["", "", ""]
-            }
-        }
-        return fields.joined(separator: ",") + "\n"
-    }
-
-    func jsonObject(sample: String, classification: Classification) -> String {
-        let predictions = classification.heads.map { prediction -> String in
-            let entries = prediction.top.map { "{\"class\": \(jsonString($0.name)), \"index\": \($0.index), \"probability\": \($0.probability)}" }
-            return "\(jsonString(prediction.head)): [\(entries.joined(separator: ", "))]"
-        }
-        return "{\"sample\": \(jsonString(sample)), \"predictions\": {\(predictions.joined(separator: ", "))}}"
-    }
-}
-
-/// RFC 4180 quoting where needed.
-func csvField(_ text: String) -> String {
-    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-}
-
-func jsonString(_ text: String) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])
-    return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
 }

@@ -89,7 +89,7 @@ struct EmbeddingDataset {
     private static func readText(_ path: String) throws -> String {
         let contents: FileContents
         do { contents = try FileContents(path: path) } catch { throw CLIError.usage(String(describing: error)) }
-        guard let text = String(bytes: contents.bytes, encoding: .utf8) else {
+        guard let text = String(bytes: contents.byteArray, encoding: .utf8) else {
             throw CLIError.usage("\(path): not UTF-8 text")
         }
         return text

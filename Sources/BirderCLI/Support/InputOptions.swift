@@ -6,7 +6,12 @@ import Foundation
 struct InputOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("Image files and directories (searched recursively for .jpg, .jpeg, .png, .webp).",
                                  valueName: "images-or-dirs"))
-    var inputs: [String]
+    var inputs: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Take the images from a manifest (`birder manifest`) or a list of paths, one per line, instead of walking folders.",
+        valueName: "file"))
+    var filesFrom: String?
 
     @Option(name: .long, help: "Images per forward pass (\(OptionRange.batchSize.text)).")
     var batchSize = 8
@@ -22,6 +27,18 @@ struct InputOptions: ParsableArguments {
     func checkRanges() throws {
         try OptionRange.batchSize.check(batchSize)
         try OptionRange.threads.check(threads)
+        if filesFrom != nil, !inputs.isEmpty { throw CLIError.usage("give images or --files-from, not both") }
+        if filesFrom == nil, inputs.isEmpty { throw CLIError.usage("no images given: name files or folders, or --files-from a manifest") }
+    }
+
+    /// The work list: the manifest or list given with `--files-from`, else the images of the
+    /// inputs (as `collectPaths`), with the count of images left out.
+    func manifest() throws -> (manifest: ImageManifest, skipped: Int) {
+        if let filesFrom {
+            do { return (try ImageManifest.read(filesFrom), 0) } catch { throw CLIError.usage(String(describing: error)) }
+        }
+        let (paths, skipped) = try collectPaths()
+        return (ImageManifest(paths: paths), skipped)
     }
 
     /// Every image path in input order: files as given, directories expanded in sorted order, and
