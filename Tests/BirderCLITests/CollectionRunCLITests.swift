@@ -125,7 +125,7 @@ import Testing
                                             environment: environment, watchdog: 300)
             #expect(run.status == 0, "\(run.stderr)")
             let shard = out.appendingPathComponent("e.shard-000\(task - 1)-of-0004.npy").path
-            #expect(run.stderr.contains("\(shard): \(task == 1 || task == 3 ? 7 : 8) rows (shard \(task - 1)/4)"), "\(run.stderr)")
+            #expect(run.stderr.contains("\(shard): \(task == 1 || task == 3 ? 7 : 8)×24 embeddings (shard \(task - 1)/4)"), "\(run.stderr)")
             shards.append(shard)
             // Run again (a requeued task): skipped.
             let again = try BirderProcess.run(["embed", "--files-from", manifest, "--model", model, "--output", output, "--shard", "auto"],
@@ -144,5 +144,48 @@ import Testing
         let incomplete = try BirderProcess.run(["merge"] + shards.dropLast() + ["--output", out.appendingPathComponent("m2.npy").path], watchdog: 120)
         #expect(incomplete.status == 2 && incomplete.stderr.contains("missing 1 of 4 shards (3/4)"), "\(incomplete.stderr)")
         #expect(!fm.fileExists(atPath: out.appendingPathComponent("m2.npy").path))
+    }
+
+    /// The Kubernetes recipe cannot run here: its contract is run instead. Each completion index's
+    /// pod command (from tools/cluster/kubernetes/birder-indexed-job.yaml, with the fixture model)
+    /// under JOB_COMPLETION_INDEX, then the merge Job's command, equal one process.
+    @Test func kubernetesIndexedJobCommandsMergeIntoTheSingleProcessOutput() throws {
+        let recipes = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("tools/cluster/kubernetes")
+        func command(_ file: String) throws -> [String] {
+            let yaml = try String(contentsOf: recipes.appendingPathComponent(file), encoding: .utf8)
+            let line = try #require(yaml.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("command: [") })
+            let json = line[line.range(of: "command: ")!.upperBound...]
+            return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String])
+        }
+        let yaml = try String(contentsOf: recipes.appendingPathComponent("birder-indexed-job.yaml"), encoding: .utf8)
+        let completions = try #require(yaml.split(separator: "\n").first { $0.contains("completions:") }
+            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) })
+        var pod = try command("birder-indexed-job.yaml")
+        #expect(pod.first == "birder")
+        let countIndex = try #require(pod.firstIndex(of: "--shard-count"))
+        #expect(Int(pod[countIndex + 1]) == completions, "completions must equal --shard-count")
+        pod[try #require(pod.firstIndex(of: "--model")) + 1] = model
+
+        let data = try BirderProcess.temporaryDirectory()
+        let photos = try collection(20)
+        #expect(try BirderProcess.run(["manifest", photos.path, "--output", "manifest.tsv"], directory: data, watchdog: 120).status == 0)
+        try fm.createDirectory(at: data.appendingPathComponent("out"), withIntermediateDirectories: true)
+        for index in 0..<completions {
+            let run = try BirderProcess.run(Array(pod.dropFirst()), environment: ["JOB_COMPLETION_INDEX": "\(index)"], directory: data, watchdog: 300)
+            #expect(run.status == 0, "index \(index): \(run.stderr)")
+        }
+        let merge = try command("birder-merge-job.yaml")
+        #expect(merge.prefix(2) == ["sh", "-c"])
+        let script = merge[2].replacingOccurrences(of: "exec birder ", with: "exec \"$0\" ")
+        let merged = try BirderProcess.run(["-c", script, BirderProcess.executable.path], executable: URL(fileURLWithPath: "/bin/sh"),
+                                           directory: data, watchdog: 120)
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let single = try BirderProcess.run(["embed", "--files-from", "manifest.tsv", "--model", model, "--output", "single.npy"], directory: data, watchdog: 300)
+        #expect(single.status == 0)
+        #expect(try bytes(data.appendingPathComponent("emb.npy").path) == bytes(data.appendingPathComponent("single.npy").path))
+        // Without --shard-count the index alone is refused.
+        let alone = try BirderProcess.run(["embed", "--files-from", "manifest.tsv", "--model", model, "--output", "x.npy", "--shard", "auto"],
+                                          environment: ["JOB_COMPLETION_INDEX": "0"], directory: data, watchdog: 120)
+        #expect(alone.status == 2 && alone.stderr.contains("give the number of shards with --shard-count"), "\(alone.stderr)")
     }
 }

@@ -56,8 +56,11 @@ import Testing
                 == Shard(index: 3, count: 8))
         #expect(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "14", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_STEP": "2",
                                            "SLURM_ARRAY_TASK_COUNT": "8"]) == Shard(index: 2, count: 8))
+        // With --shard-count the array index is the shard: a resubmitted --array=3 still runs shard 3/8.
+        #expect(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "3", "SLURM_ARRAY_TASK_COUNT": "1"], count: 8)
+                == Shard(index: 3, count: 8))
         #expect(throws: ShardError.self) {
-            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "8"], count: 4)
+            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "8", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "9"], count: 8)
         }
         // Kubernetes Indexed Job and AWS Batch: the index from the environment, the count given.
         #expect(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "5"], count: 6) == Shard(index: 5, count: 6))

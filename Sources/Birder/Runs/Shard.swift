@@ -35,8 +35,11 @@ public struct Shard: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     /// The shard a scheduler's array task is, from its environment:
-    /// - Slurm job arrays: `SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT`
-    ///   (and `SLURM_ARRAY_TASK_STEP` for `--array=0-30:2`); `count`, when given, must agree;
+    /// - Slurm job arrays: with `count` (`--shard-count`), the array index `SLURM_ARRAY_TASK_ID` is
+    ///   the shard index, so that part of an array can be resubmitted (`--array=3,5`) and still run
+    ///   shards 3 and 5 of `count`; without it, the task's place in its array
+    ///   (`SLURM_ARRAY_TASK_ID` − `SLURM_ARRAY_TASK_MIN`, over `SLURM_ARRAY_TASK_STEP`) of
+    ///   `SLURM_ARRAY_TASK_COUNT`;
     /// - Kubernetes Indexed Jobs: `JOB_COMPLETION_INDEX`, with `count` (the Job's completions);
     /// - AWS Batch array jobs: `AWS_BATCH_JOB_ARRAY_INDEX`, with `count` (the array size).
     public static func fromEnvironment(_ environment: [String: String], count: Int? = nil) throws(ShardError) -> Shard {
@@ -46,16 +49,14 @@ public struct Shard: Sendable, Equatable, Codable, CustomStringConvertible {
             return value
         }
         if let task = try number("SLURM_ARRAY_TASK_ID") {
+            if let count { return try Shard(index: task, count: count) }
             let minimum = try number("SLURM_ARRAY_TASK_MIN") ?? 0
             let step = try number("SLURM_ARRAY_TASK_STEP") ?? 1
             guard let tasks = try number("SLURM_ARRAY_TASK_COUNT") else {
-                throw .invalid("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not (Slurm 17.11 or later sets it)")
+                throw .invalid("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not (Slurm 17.11 or later sets it); give --shard-count")
             }
             guard step >= 1, task >= minimum, (task - minimum) % step == 0 else {
-                throw .invalid("SLURM_ARRAY_TASK_ID=\(task) is not on the array's grid (min \(minimum), step \(step))")
-            }
-            if let count, count != tasks {
-                throw .invalid("--shard-count \(count) disagrees with the Slurm array's \(tasks) tasks")
+                throw .invalid("SLURM_ARRAY_TASK_ID=\(task) is not on the array's grid (min \(minimum), step \(step)); give --shard-count")
             }
             return try Shard(index: (task - minimum) / step, count: tasks)
         }

@@ -44,7 +44,7 @@ struct EmbedCommand: ParsableCommand {
             let (manifest, skipped) = try input.manifest()
             let session = try input.session(for: loaded)
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
-            let failed = try CollectionRunReporter.execute(label: "embed", run: run) { progress, shouldStop in
+            let failed = try CollectionRunReporter.execute(label: "embed", run: run, summary: { "\($0)×\(loaded.embeddingSize) embeddings" }) { progress, shouldStop in
                 try session.embed(run, progress: progress, shouldStop: shouldStop)
             }
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }

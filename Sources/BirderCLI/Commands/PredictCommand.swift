@@ -50,7 +50,7 @@ struct PredictCommand: ParsableCommand {
                     + short.map { "head '\($0.name)' (\($0.classCount))" }.joined(separator: ", ") + "; reporting all of them")
             }
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
-            let failed = try CollectionRunReporter.execute(label: "predict", run: run) { progress, shouldStop in
+            let failed = try CollectionRunReporter.execute(label: "predict", run: run, summary: { "predictions for \($0) image\($0 == 1 ? "" : "s")" }) { progress, shouldStop in
                 try session.classify(run, topK: topK, format: format, progress: progress, shouldStop: shouldStop)
             }
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }

@@ -10,7 +10,7 @@ struct RunOptions: ParsableArguments {
         valueName: "I/N|auto"))
     var shard: String?
 
-    @Option(name: .long, help: "Number of shards, with --shard auto under Kubernetes (JOB_COMPLETION_INDEX) or AWS Batch.")
+    @Option(name: .long, help: "Number of shards, with --shard auto: required under Kubernetes (JOB_COMPLETION_INDEX) and AWS Batch; under Slurm it makes the array index the shard index (so part of an array can be resubmitted).")
     var shardCount: Int?
 
     @Flag(name: .long, help: "Continue the interrupted run whose journal (OUTPUT.journal) is beside the output; start one if there is none.")
@@ -40,7 +40,8 @@ struct RunOptions: ParsableArguments {
 /// records the work done, for `--resume`).
 enum CollectionRunReporter {
     /// Returns the number of images that failed (including, after a resume, those before it).
-    static func execute(label: String, run: CollectionRun,
+    /// - summary: the closing line for the output file, from the rows written.
+    static func execute(label: String, run: CollectionRun, summary: (Int) -> String,
                         _ body: (_ progress: (CollectionRunProgress) -> Void, _ shouldStop: () -> Bool) throws -> CollectionRunOutcome) throws -> Int {
         let bar = ProgressBar(label: label, total: Int64(run.range.count))
         let outcome: CollectionRunOutcome
@@ -63,7 +64,7 @@ enum CollectionRunReporter {
             bar.finish(Int64(run.range.count))
             if resumedAt > 0 { Terminal.note("resumed after \(resumedAt) of \(run.range.count) images") }
             if let destination = run.destination {
-                Terminal.note("\(destination): \(rows) rows" + (run.shard.map { " (shard \($0))" } ?? ""))
+                Terminal.note("\(destination): \(summary(rows))" + (run.shard.map { " (shard \($0))" } ?? ""))
             }
             return failed
         case let .stopped(done, total, journal):
