@@ -177,8 +177,8 @@ import Testing
         let merge = try command("birder-merge-job.yaml")
         #expect(merge.prefix(2) == ["sh", "-c"])
         let script = merge[2].replacingOccurrences(of: "exec birder ", with: "exec \"$0\" ")
-        let merged = try BirderProcess.run(["-c", script, BirderProcess.executable.path], executable: URL(fileURLWithPath: "/bin/sh"),
-                                           directory: data, watchdog: 120)
+        let merged = try BirderProcess.run(["-c", script, BirderProcess.executable.path], directory: data,
+                                           executable: URL(fileURLWithPath: "/bin/sh"), watchdog: 120)
         #expect(merged.status == 0, "\(merged.stderr)")
         let single = try BirderProcess.run(["embed", "--files-from", "manifest.tsv", "--model", model, "--output", "single.npy"], directory: data, watchdog: 300)
         #expect(single.status == 0)
