@@ -80,6 +80,24 @@ package final class FileContents: @unchecked Sendable {
     package var text: String { withExtendedLifetime(self) { String(decoding: bytes, as: UTF8.self) } }
 
     /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
+    /// Reads a regular file front to back in chunks of at most `chunkSize` bytes, holding one chunk
+    /// at a time (lists of millions of paths), refusing what `init` refuses.
+    package static func forEachChunk(of path: String, chunkSize: Int = 1 << 20,
+                                     _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let file = try RegularFile(path: path)
+        defer { file.close() }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var offset = 0
+        while offset < file.size {
+            let count = min(chunkSize, file.size - offset)
+            try file.read(into: buffer, count: count, at: offset)
+            try body(UnsafeRawBufferPointer(start: buffer, count: count))
+            offset += count
+        }
+        try file.checkUnchanged()
+    }
+
     package static func size(of path: String) throws(BirderIOError) -> Int {
         let file = try RegularFile(path: path)
         defer { file.close() }

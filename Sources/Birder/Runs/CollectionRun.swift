@@ -40,7 +40,7 @@ public enum CollectionRunOutcome: Sendable, Equatable {
     /// `shouldStop` asked it to stop; the journal (nil for standard output) records `done` of `total`.
     case stopped(done: Int, total: Int, journal: String?)
     /// The shard had finished before (its record is at `record`); nothing was done.
-    case alreadyDone(record: String, rows: Int)
+    case alreadyDone(record: String, rows: Int, failed: Int)
 }
 
 /// Progress of a run, after each image.
@@ -121,7 +121,7 @@ struct CollectionRunner {
                                     progress: (CollectionRunProgress) -> Void,
                                     shouldStop: () -> Bool) throws -> CollectionRunOutcome {
         let destination = run.destination
-        let paths = Array(run.manifest.paths[run.range])
+        let paths = run.manifest.entries(in: run.range).map(\.path)
         let total = paths.count
 
         if let destination, run.shard != nil, let outcome = try finishedShard(destination) { return outcome }
@@ -217,6 +217,6 @@ struct CollectionRunner {
             unlink(recordPath)
             return nil
         }
-        return .alreadyDone(record: recordPath, rows: record.rows)
+        return .alreadyDone(record: recordPath, rows: record.rows, failed: record.failed)
     }
 }

@@ -41,7 +41,7 @@ struct EmbedCommand: ParsableCommand {
             try input.checkRanges()
             let shard = try runOptions.resolvedShard()
             let loaded = try model.load()
-            let (manifest, skipped) = try input.manifest()
+            let (manifest, skipped) = try input.manifest(shard: shard)
             let session = try input.session(for: loaded)
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
             let failed = try CollectionRunReporter.execute(label: "embed", run: run, summary: { "\($0)×\(loaded.embeddingSize) embeddings" }) { progress, shouldStop in

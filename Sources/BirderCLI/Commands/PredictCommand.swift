@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
                 throw CLIError.usage("--shard and --resume need --output (a file to journal and name after the shard)")
             }
             let loaded = try model.load()
-            let (manifest, skipped) = try input.manifest()
+            let (manifest, skipped) = try input.manifest(shard: shard)
             let session = try input.session(for: loaded)
             // The library gives all classes of a head when --top-k exceeds them; the user hears once
             // that fewer were given than asked.

@@ -33,9 +33,10 @@ struct InputOptions: ParsableArguments {
 
     /// The work list: the manifest or list given with `--files-from`, else the images of the
     /// inputs (as `collectPaths`), with the count of images left out.
-    func manifest() throws -> (manifest: ImageManifest, skipped: Int) {
+    /// With `shard`, a manifest keeps only that shard's images in memory.
+    func manifest(shard: Shard? = nil) throws -> (manifest: ImageManifest, skipped: Int) {
         if let filesFrom {
-            do { return (try ImageManifest.read(filesFrom), 0) } catch { throw CLIError.usage(String(describing: error)) }
+            do { return (try ImageManifest.read(filesFrom, shard: shard), 0) } catch { throw CLIError.usage(String(describing: error)) }
         }
         let (paths, skipped) = try collectPaths()
         return (ImageManifest(paths: paths), skipped)

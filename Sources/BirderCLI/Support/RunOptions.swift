@@ -73,8 +73,11 @@ enum CollectionRunReporter {
                 ?? "; nothing written to a file"
             throw CLIError.interrupted(signal: signal, message:
                 "interrupted (\(Interrupt.name(of: signal))) after \(done) of \(total) images" + kept)
-        case let .alreadyDone(record, rows):
-            Terminal.note("shard \(run.shard.map(String.init(describing:)) ?? "") already done (\(record), \(rows) rows); nothing to do")
+        case let .alreadyDone(record, rows, failed):
+            // The images that failed were reported when the shard ran; running it again would not
+            // change them, so this is not a failure of this run.
+            Terminal.note("shard \(run.shard.map(String.init(describing:)) ?? "") already done (\(record): \(rows) rows"
+                + (failed > 0 ? ", \(failed) images failed" : "") + "); nothing to do")
             return 0
         }
     }

@@ -91,8 +91,12 @@ for i in $(seq -w 0 $((images - 1))); do
     if [ $((10#$i % 2)) = 0 ]; then ln -s "$repo/Tests/Fixtures/cli/photos/a_chelsea.jpg" "photos/p$i.jpg"
     else ln -s "$repo/Tests/Fixtures/cli/photos/insects/b_coffee.png" "photos/p$i.png"; fi
 done
+# One truncated photo, as real collections have: reported, counted, and its shard still succeeds.
+rm "photos/p050.jpg" && ln -s "$repo/Tests/Fixtures/cli/photos/insects/d_truncated.jpg" "photos/p050.jpg"
 "$birder" manifest photos --output manifest.tsv 2>/dev/null
-"$birder" embed --files-from manifest.tsv --model "$model" --output single.npy 2>/dev/null
+status=0
+"$birder" embed --files-from manifest.tsv --model "$model" --output single.npy 2>/dev/null || status=$?
+[ "$status" = 1 ] || fail "the single-process run exited $status, expected 1 (one unreadable photo)"
 
 job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1; }
 wait_gone() {  # until no job of the given ids is pending or running
@@ -135,4 +139,5 @@ skipped=$(grep -l "already done" logs/birder-"$array2"_*.out | wc -l)
 grep -q "resumed after" logs/birder-"$array2"_"$killed".out || fail "shard $killed did not resume: $(cat logs/birder-"$array2"_"$killed".out)"
 cmp out/emb.npy single.npy || fail "merged embeddings differ from the single-process run"
 cmp out/emb.npy.samples.txt single.npy.samples.txt || fail "merged sample lists differ"
-say "PASSED: $shards shards, shard $killed killed after $done_now images and resumed; merged output equals one process ($(wc -l < single.npy.samples.txt) rows)"
+grep -q "photos/p050.jpg: " logs/birder-"$array"_2.out || fail "shard 2 did not report the truncated photo: $(cat logs/birder-"$array"_2.out)"
+say "PASSED: $shards shards, shard $killed killed after $done_now images and resumed; merged output equals one process ($(wc -l < single.npy.samples.txt) rows, 1 unreadable photo reported)"
