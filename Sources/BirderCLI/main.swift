@@ -6,10 +6,11 @@ struct BirderCommand: ParsableCommand {
         commandName: "birder",
         abstract: "Run Birder's biodiversity image models natively: predictions, embeddings, feature maps.",
         discussion: """
-        Start with:
-          birder download rdnet_t_ibot-bioscan5m --head species
+        Start with (a published model and its heads are fetched on first use, verified, into
+        ./models if it exists, else ~/.cache/birder/models; --offline never fetches):
           birder predict photos/ --model rdnet_t_ibot-bioscan5m --head species
           birder embed photos/ --model rdnet_t_ibot-bioscan5m --output embeddings.npy
+          birder download rdnet_t_ibot-bioscan5m --head species   (fetch ahead, e.g. to copy elsewhere)
         """,
         version: BirderVersion.engine + " (outputs of " + BirderVersion.reference + ")",
         subcommands: [PredictCommand.self, EmbedCommand.self, FeaturesCommand.self, ManifestCommand.self, MergeCommand.self, DownloadCommand.self, ModelsCommand.self, InfoCommand.self, ProbeCommand.self, ClusterCommand.self, BenchCommand.self])

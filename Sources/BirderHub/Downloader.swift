@@ -8,7 +8,8 @@ import FoundationNetworking
 /// Fetches a file over HTTP(S) into place: streamed to `<destination>.partial`, resumed with a
 /// Range request after an interruption, checked against the expected size and SHA-256, and only
 /// then renamed onto `destination` — so a broken or forged download never sits where a model is
-/// looked for.
+/// looked for. Processes fetching the same destination take turns on `<destination>.lock`
+/// (`FileLock`): the file is fetched once, and the others find it verified.
 public struct Downloader: Sendable {
     /// Attempts per download (each resumes where the last stopped) after a dropped connection.
     public var attempts: Int = 3
@@ -29,10 +30,15 @@ public struct Downloader: Sendable {
         /// The most bytes the file may have: a larger announced size is refused before the body,
         /// and a body without (or with a false) Content-Length is cut off there.
         public var maximumBytes: Int64?
-        public init(sha256: String? = nil, plausibleSize: (@Sendable (Int64) -> Bool)? = nil, maximumBytes: Int64? = nil) {
+        /// Checks the complete file (still under its `.partial` name) after the hash: a throw
+        /// deletes it, so a file that does not load never lands where it is looked for.
+        public var check: (@Sendable (URL) throws -> Void)?
+        public init(sha256: String? = nil, plausibleSize: (@Sendable (Int64) -> Bool)? = nil, maximumBytes: Int64? = nil,
+                    check: (@Sendable (URL) throws -> Void)? = nil) {
             self.sha256 = sha256?.lowercased()
             self.plausibleSize = plausibleSize
             self.maximumBytes = maximumBytes
+            self.check = check
         }
     }
 
@@ -42,27 +48,51 @@ public struct Downloader: Sendable {
         case alreadyPresent
     }
 
-    /// `progress(received, total)` is called from a background thread as bytes arrive.
+    /// What a download is doing, for a progress display; called from background threads.
+    public enum Event: Sendable, Equatable {
+        /// Another process holds `lock` (it is fetching the same file); this one waits for it.
+        case waitingForLock(URL)
+        /// The request goes out, resuming after `resumingAt` bytes kept from an earlier attempt.
+        case transferring(resumingAt: Int64)
+        /// Bytes of the file so far, of `total` when the server announced it.
+        case received(Int64, total: Int64?)
+    }
+
+    /// The lock file processes take turns on to fetch `destination`.
+    public static func lockFile(for destination: URL) -> URL { destination.appendingPathExtension("lock") }
+
     public func download(from url: URL, to destination: URL, expecting expectation: Expectation,
                          overwrite: Bool = false,
-                         progress: @escaping @Sendable (Int64, Int64?) -> Void = { _, _ in }) throws -> Outcome {
+                         events: @escaping @Sendable (Event) -> Void = { _ in }) throws -> Outcome {
         let fm = FileManager.default
         let partial = destination.appendingPathExtension("partial")
         // A FIFO, device or directory under either name would block the hash or the resume, or be
         // replaced by the rename: refuse it, naming it, before anything is fetched.
         try Downloader.refuseNonRegular(destination.path)
         try Downloader.refuseNonRegular(partial.path)
-        if fm.fileExists(atPath: destination.path) && !overwrite {
-            guard let expected = expectation.sha256 else { return .alreadyPresent }
-            if try Downloader.sha256(of: destination) == expected { return .alreadyPresent }
-            throw DownloadError.existsWithDifferentHash(destination.path)
-        }
+        // A file already in place is checked without the lock: a read-only models directory that
+        // holds everything needs no lock file.
+        if !overwrite, let present = try Downloader.existing(destination, expectation) { return present }
         try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+
+        let lockFile = Downloader.lockFile(for: destination)
+        let lock: FileLock
+        do {
+            lock = try FileLock.acquire(lockFile.path, isCancelled: isCancelled) { events(.waitingForLock(lockFile)) }
+        } catch LockError.cancelled(let path) {
+            throw DownloadError.cancelled(url: url.absoluteString, bytes: 0, waitingFor: path)
+        } catch {
+            throw DownloadError.io(lockFile.path, String(describing: error))
+        }
+        defer { lock.release() }
+        // Whoever held the lock before may have fetched the file meanwhile.
+        if !overwrite, let present = try Downloader.existing(destination, expectation) { return present }
+        try Downloader.refuseNonRegular(partial.path)
 
         var lastError: (any Error)?
         for _ in 0..<max(1, attempts) {
             do {
-                try transfer(url: url, partial: partial, expectation: expectation, progress: progress)
+                try transfer(url: url, partial: partial, expectation: expectation, events: events)
                 lastError = nil
                 break
             } catch let error as DownloadError where error.isRetryable {
@@ -75,7 +105,14 @@ public struct Downloader: Sendable {
                 throw error
             }
         }
-        if let lastError { throw lastError }
+        if let lastError {
+            // Nothing received (an unreachable server): nothing worth keeping to resume.
+            if let size = try? fm.attributesOfItem(atPath: partial.path)[.size] as? Int64, size == 0 {
+                try? fm.removeItem(at: partial)
+                if case let DownloadError.transport(url, reason)? = lastError as? DownloadError { throw DownloadError.unreachable(url: url, reason: reason) }
+            }
+            throw lastError
+        }
 
         let bytes = (try? fm.attributesOfItem(atPath: partial.path)[.size] as? Int64) ?? 0
         if let expected = expectation.sha256 {
@@ -85,6 +122,12 @@ public struct Downloader: Sendable {
                 throw DownloadError.hashMismatch(url: url.absoluteString, expected: expected, actual: actual)
             }
         }
+        if let check = expectation.check {
+            do { try check(partial) } catch {
+                try? fm.removeItem(at: partial)
+                throw DownloadError.checkFailed(url: url.absoluteString, reason: String(describing: error))
+            }
+        }
         if overwrite { try? fm.removeItem(at: destination) }
         guard rename(partial.path, destination.path) == 0 else {
             throw DownloadError.io(destination.path, String(cString: strerror(errno)))
@@ -92,9 +135,18 @@ public struct Downloader: Sendable {
         return .downloaded(bytes: bytes)
     }
 
+    /// `.alreadyPresent` when `destination` exists and has the expected hash (or none is expected),
+    /// nil when it does not exist.
+    private static func existing(_ destination: URL, _ expectation: Expectation) throws -> Outcome? {
+        guard FileManager.default.fileExists(atPath: destination.path) else { return nil }
+        guard let expected = expectation.sha256 else { return .alreadyPresent }
+        if try Downloader.sha256(of: destination) == expected { return .alreadyPresent }
+        throw DownloadError.existsWithDifferentHash(destination.path)
+    }
+
     /// One HTTP request, appending to `partial` (resuming when it already holds bytes).
     private func transfer(url: URL, partial: URL, expectation: Expectation,
-                          progress: @escaping @Sendable (Int64, Int64?) -> Void) throws {
+                          events: @escaping @Sendable (Event) -> Void) throws {
         let fm = FileManager.default
         if !fm.fileExists(atPath: partial.path) {
             guard fm.createFile(atPath: partial.path, contents: nil) else {
@@ -106,13 +158,14 @@ public struct Downloader: Sendable {
         }
         defer { try? handle.close() }
         let offset = Int64(try handle.seekToEnd())
+        events(.transferring(resumingAt: offset))
 
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.setValue("birder-swift", forHTTPHeaderField: "User-Agent")
         if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
 
         let sink = DownloadSink(handle: handle, offset: offset, url: url, expectation: expectation, timeout: timeout,
-                                progress: progress)
+                                progress: { events(.received($0, total: $1)) })
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         let session = URLSession(configuration: configuration, delegate: sink, delegateQueue: nil)
@@ -123,7 +176,7 @@ public struct Downloader: Sendable {
         // server silent for `timeout` seconds is given up here, whatever the URL loader's own
         // timers do (FoundationNetworking on Linux keeps its session default of 60 s).
         while !sink.finished(within: 0.2) {
-            if isCancelled() { sink.stop(task) { .cancelled(url: url.absoluteString, bytes: $0) } }
+            if isCancelled() { sink.stop(task) { .cancelled(url: url.absoluteString, bytes: $0, waitingFor: nil) } }
             if sink.secondsSinceData > timeout { sink.stop(task) { _ in .timedOut(url: url.absoluteString, seconds: timeout) } }
         }
         try sink.result()
@@ -167,16 +220,21 @@ public struct Downloader: Sendable {
 public enum DownloadError: Error, CustomStringConvertible, Equatable {
     case http(url: String, status: Int)
     case transport(url: String, reason: String)
+    /// Every attempt failed before a byte arrived (no network, no such host, refused).
+    case unreachable(url: String, reason: String)
     case implausibleSize(url: String, bytes: Int64)
     case hashMismatch(url: String, expected: String, actual: String)
+    /// The expectation's `check` refused the complete file (deleted).
+    case checkFailed(url: String, reason: String)
     case existsWithDifferentHash(String)
     case io(String, String)
     /// The server announced or sent more than the file may have.
     case tooLarge(url: String, limit: Int64)
     /// No data for `seconds`.
     case timedOut(url: String, seconds: TimeInterval)
-    /// Stopped on request after `bytes` bytes (kept, to resume).
-    case cancelled(url: String, bytes: Int64)
+    /// Stopped on request after `bytes` bytes (kept, to resume), or while waiting for the lock
+    /// file `waitingFor` that another process held.
+    case cancelled(url: String, bytes: Int64, waitingFor: String?)
 
     /// Stopped by the user or a silent server: the bytes so far are sound and kept to resume.
     var isResumable: Bool {
@@ -197,16 +255,19 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .http(url, status): return "\(url): HTTP status \(status)"
+        case let .unreachable(url, reason): return "\(url): cannot be reached: \(reason)"
         case let .transport(url, reason): return "\(url): transfer failed: \(reason) (run again to resume)"
         case let .implausibleSize(url, bytes): return "\(url): the server announces \(bytes) bytes, which is not the published size; refused"
         case let .hashMismatch(url, expected, actual):
             return "\(url): SHA-256 \(actual) differs from the published \(expected); the download was deleted"
+        case let .checkFailed(url, reason): return "\(url): \(reason); the download was deleted"
         case let .existsWithDifferentHash(path): return "\(path): exists with a different SHA-256; pass --force to replace it"
         case let .io(path, reason): return "\(path): \(reason)"
         case let .tooLarge(url, limit): return "\(url): the file is larger than its published size (\(limit) bytes at most); refused"
         case let .timedOut(url, seconds):
             return "\(url): timed out after \(Int(seconds)) s without data (run again to resume, or raise --timeout)"
-        case let .cancelled(url, bytes): return "\(url): interrupted after \(bytes) bytes (run again to resume)"
+        case let .cancelled(url, _, lock?): return "\(url): interrupted while another process was fetching it (it holds \(lock))"
+        case let .cancelled(url, bytes, nil): return "\(url): interrupted after \(bytes) bytes (run again to resume)"
         }
     }
 }

@@ -135,7 +135,7 @@ import BirderTestSupport
         let unwritable = try BirderProcess.run(["embed", photos, "--model", model, "--output", "/nonexistent/dir/e.npy"])
         #expect(unwritable.status == 2)
         #expect(unwritable.stderr.contains("/nonexistent/dir"))
-        let missing = try BirderProcess.run(["predict", photos, "--model", "rdnet_t_ibot-bioscan5m", "--models-dir", "/nonexistent"])
+        let missing = try BirderProcess.run(["predict", photos, "--model", "rdnet_t_ibot-bioscan5m", "--models-dir", "/nonexistent", "--offline"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("birder download rdnet_t_ibot-bioscan5m"))
     }

@@ -173,7 +173,57 @@ extension DownloaderTests {
             try Downloader(timeout: 60, isCancelled: { true }).download(from: URL(string: server.baseURL + "/m.pt")!,
                                                                         to: dest, expecting: .init())
         }
-        #expect(error == .cancelled(url: server.baseURL + "/m.pt", bytes: 0))
+        #expect(error == .cancelled(url: server.baseURL + "/m.pt", bytes: 0, waitingFor: nil))
         #expect(error?.description.contains("run again to resume") == true)
+    }
+}
+
+/// Failures that must leave the directory as it was: no file, no partial, no lock.
+extension DownloaderTests {
+    @Test func anUnreachableServerIsNamedAndLeavesNothing() throws {
+        let dir = try temporaryDirectory()
+        let error = #expect(throws: DownloadError.self) {
+            // Nothing listens on the discard port of loopback: every attempt is refused at once.
+            try Downloader().download(from: URL(string: "http://127.0.0.1:9/m.pt")!, to: dir.appendingPathComponent("m.pt"),
+                                      expecting: .init())
+        }
+        guard case .unreachable(url: "http://127.0.0.1:9/m.pt", _)? = error else {
+            Issue.record("expected .unreachable, got \(String(describing: error))")
+            return
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func aFileItsCheckRefusesIsDeletedBeforeItLands() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload)])
+        defer { server.stop() }
+        let dir = try temporaryDirectory()
+        struct NotAHead: Error, CustomStringConvertible { var description: String { "not a head" } }
+        let error = #expect(throws: DownloadError.self) {
+            try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dir.appendingPathComponent("m.pt"),
+                                      expecting: .init(check: { partial in
+                                          #expect(partial.lastPathComponent == "m.pt.partial")
+                                          throw NotAHead()
+                                      }))
+        }
+        #expect(error == .checkFailed(url: server.baseURL + "/m.pt", reason: "not a head"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func theLockIsHeldWhileFetchingAndGoneAfter() throws {
+        let server = try LoopbackHTTPServer(routes: ["/m.pt": .init(body: payload)])
+        defer { server.stop() }
+        let dest = try temporaryDirectory().appendingPathComponent("m.pt")
+        let lock = Downloader.lockFile(for: dest).path
+        _ = try Downloader().download(from: URL(string: server.baseURL + "/m.pt")!, to: dest, expecting: .init(sha256: sha)) { event in
+            if case .transferring = event {
+                // Held by this download: another acquisition would have to wait.
+                #expect(FileManager.default.fileExists(atPath: lock))
+                let other = open(lock, O_RDWR)
+                #expect(other >= 0 && flock(other, LOCK_EX | LOCK_NB) != 0)
+                close(other)
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: lock))
     }
 }

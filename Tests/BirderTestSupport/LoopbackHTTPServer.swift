@@ -19,13 +19,16 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         public var announcedLength: String?
         /// Send the headers, then nothing until the server stops (a hung server).
         public var hangsAfterHeaders: Bool
+        /// Seconds between the headers and the body (a slow transfer, to overlap with another client).
+        public var pauseBeforeBody: TimeInterval
         public init(body: [UInt8], cutFirstResponseAfter: Int? = nil, honoursRange: Bool = true,
-                    announcedLength: String? = nil, hangsAfterHeaders: Bool = false) {
+                    announcedLength: String? = nil, hangsAfterHeaders: Bool = false, pauseBeforeBody: TimeInterval = 0) {
             self.body = body
             self.cutFirstResponseAfter = cutFirstResponseAfter
             self.honoursRange = honoursRange
             self.announcedLength = announcedLength
             self.hangsAfterHeaders = hangsAfterHeaders
+            self.pauseBeforeBody = pauseBeforeBody
         }
     }
 
@@ -130,6 +133,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
             _ = stopped.wait(timeout: .now() + 60)
             return
         }
+        if route.pauseBeforeBody > 0 { _ = stopped.wait(timeout: .now() + route.pauseBeforeBody) }
         var toSend = Array(body)
         if count == 1, let cut = route.cutFirstResponseAfter { toSend = Array(toSend.prefix(cut)) }
         toSend.withUnsafeBytes { raw in

@@ -112,6 +112,11 @@ import Testing
         #expect(throws: SessionError.self) { try session.features([.path(photo)], stages: ["stage9"]) }
         #expect(throws: SessionError.self) { try InferenceSession(model: model, batchSize: 0) }
         #expect(throws: ModelStoreError.self) { try BirderModel.load("no_such_model") }
-        #expect(throws: ModelStoreError.self) { try BirderModel.load("rdnet_t_ibot-bioscan5m", store: ModelStore(directory: "/nonexistent")) }
+        let offline = ModelStore(directory: "/nonexistent", fetching: .never)
+        let missing = #expect(throws: ModelStoreError.self) { try BirderModel.load("rdnet_t_ibot-bioscan5m", heads: ["genus"], store: offline) }
+        #expect(missing == .notDownloaded(MissingModelFiles(
+            model: "rdnet_t_ibot-bioscan5m", files: ["rdnet_t_ibot-bioscan5m.pt", "rdnet_t_ibot-bioscan5m-genus.head.pt"],
+            heads: ["genus"], directory: "/nonexistent", reason: .offline)))
+        #expect(!FileManager.default.fileExists(atPath: "/nonexistent"))
     }
 }

@@ -37,7 +37,9 @@ public struct BirderModel: Sendable {
     package let loaded: LoadedNetwork
 
     /// Loads a model by registry name (looked up in `store`) or by checkpoint path, with heads by
-    /// level (`species` → `NAME-species.head.pt` beside the checkpoint) or by path.
+    /// level (`species` → `NAME-species.head.pt` beside the checkpoint) or by path. A catalogue
+    /// model or published head missing from the store's directory is downloaded first, verified,
+    /// unless the store's `fetching` is `.never` (or `$BIRDER_OFFLINE` is set).
     ///
     /// - network: Birder's network name, when the checkpoint's weights alone cannot tell it.
     /// - instructionSet: the kernels the weights are packed for (default: `BIRDER_ISA`, else the
@@ -52,7 +54,7 @@ public struct BirderModel: Sendable {
     package static func load(_ nameOrPath: String, heads: [String] = [], store: ModelStore = ModelStore(),
                              network: String? = nil, instructionSet: InstructionSet? = nil,
                              registry: NetworkRegistry) throws -> BirderModel {
-        let file = try store.checkpoint(for: nameOrPath)
+        let file = try store.checkpoint(for: nameOrPath, heads: heads)
         if let network, !registry.names.contains(network) {
             throw ModelStoreError.unknownNetwork(network, known: registry.names)
         }
@@ -60,7 +62,7 @@ public struct BirderModel: Sendable {
         let loaded = try LoadedNetwork.load(path: file.path, network: network, registry: registry,
                                             kernels: try KernelTable(set))
         let stem = file.deletingPathExtension().lastPathComponent
-        let name = PretrainedModel.named(nameOrPath) != nil ? nameOrPath : stem
+        let name = try store.model(named: nameOrPath) != nil && !ModelStore.isPath(nameOrPath) ? nameOrPath : stem
         var model = BirderModel(name: name, network: loaded.network, checkpoint: file,
                                 inputSize: ImageSize(height: loaded.inputSize[0], width: loaded.inputSize[1]),
                                 instructionSet: set, heads: [], loaded: loaded)

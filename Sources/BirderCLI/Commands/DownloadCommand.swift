@@ -7,7 +7,10 @@ struct DownloadCommand: ParsableCommand {
         commandName: "download",
         abstract: "Download a pretrained model (and its heads) into the models directory, verified by SHA-256.",
         discussion: """
-        Files are written to NAME.pt.partial, resumed after an interruption, checked, then renamed.
+        Files are written to NAME.pt.partial, resumed after an interruption, checked, then renamed;
+        processes fetching the same file take turns (NAME.pt.lock), so it is fetched once. Other
+        commands fetch a missing model the same way on first use; this one fetches ahead (e.g. to
+        copy the files to a machine without network).
         $BIRDER_HUB_URL replaces the hub's scheme and host (a mirror or a local server).
 
         Example:
@@ -20,7 +23,7 @@ struct DownloadCommand: ParsableCommand {
     @Option(name: .long, help: "Also fetch this linear-probe head (order, family, genus, species). Repeatable.")
     var head: [String] = []
 
-    @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
+    @Option(name: .long, help: ArgumentHelp(CommandLineStore.modelsDirHelp, valueName: "directory"))
     var modelsDir: String?
 
     @Flag(name: .long, help: "Replace an existing file whose hash differs.")
@@ -35,43 +38,24 @@ struct DownloadCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let store = ModelStore(directory: modelsDir)
-            let bars = ProgressBars()
+            // The same store, fetch and lock as a first use of the model in any other command.
+            let store = CommandLineStore.store(directory: modelsDir, offline: false, timeout: TimeInterval(timeout),
+                                               reportResults: false)
             let results: [DownloadResult]
             do {
-                results = try store.download(name, heads: head, replacing: force, timeout: TimeInterval(timeout),
-                                             isCancelled: { Interrupt.requested != nil }) { file, received in
-                    bars.bar(for: file).update(received)
+                guard case let .ifMissing(options) = store.fetching else {
+                    throw CLIError.usage("$BIRDER_OFFLINE is set: nothing is downloaded (unset it to fetch \(name))")
                 }
+                results = try store.download(name, heads: head, replacing: force, options: options)
             } catch let error as ModelStoreError {
                 switch error {
-                case .unknownModel, .noPublishedHead: throw CLIError.usage(error.description)
+                case .unknownModel, .noPublishedHead, .invalidCatalog: throw CLIError.usage(error.description)
                 default: throw CLIError.io(error.description)
                 }
             }
             for result in results {
-                guard let bytes = result.bytes else {
-                    print("\(result.file.path): already present and verified")
-                    continue
-                }
-                bars.bar(for: result.file.lastPathComponent).finish(bytes)
-                print("\(result.file.path): \(String(format: "%.1f", Double(bytes) / 1_048_576)) MB, \(result.verifiedBy == .sha256 ? "SHA-256 verified" : "loaded as a head")")
+                print("\(result.file.path): \(DownloadReporter.summary(of: result))")
             }
-        }
-    }
-}
-
-/// One progress bar per downloaded file, made when its first bytes arrive.
-final class ProgressBars: @unchecked Sendable {
-    private let lock = NSLock()
-    private var bars: [String: ProgressBar] = [:]
-
-    func bar(for file: String) -> ProgressBar {
-        lock.withLock {
-            if let bar = bars[file] { return bar }
-            let bar = ProgressBar(label: file, total: nil, unit: "bytes")
-            bars[file] = bar
-            return bar
         }
     }
 }

@@ -8,7 +8,7 @@ struct ModelsCommand: ParsableCommand {
         abstract: "List the known pretrained models and whether each is present locally.",
         discussion: "Examples:\n  birder models --verify\n  birder models --networks")
 
-    @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
+    @Option(name: .long, help: ArgumentHelp(CommandLineStore.modelsDirHelp, valueName: "directory"))
     var modelsDir: String?
 
     @Flag(name: .long, help: "Check the SHA-256 of every present file (reads each file once).")
@@ -28,10 +28,12 @@ struct ModelsCommand: ParsableCommand {
                 }
                 return
             }
-            let store = ModelStore(directory: modelsDir)
-            let directory = modelsDir ?? ProcessInfo.processInfo.environment["BIRDER_MODELS_DIR"] ?? "models"
+            let store = ModelStore(directory: modelsDir, fetching: .never)
+            let directory = store.directory.relativePath
+            let catalog: [PretrainedModel]
+            do { catalog = try store.checkedCatalog() } catch { throw CLIError.usage(String(describing: error)) }
             var rows: [[String: Any]] = []
-            for model in ModelStore.catalog.sorted(by: { $0.name < $1.name }) {
+            for model in catalog.sorted(by: { $0.name < $1.name }) {
                 let status = try store.status(of: model, verify: verify)
                 rows.append(["name": model.name, "network": model.network, "resolution": model.resolution,
                              "size_mb": model.fileSizeMB, "status": status.state.rawValue,

@@ -11,8 +11,11 @@ struct EmbeddingSourceOptions: ParsableArguments {
     @Option(name: .long, help: "Network of a checkpoint (default: read from its weights).")
     var network: String?
 
-    @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
+    @Option(name: .long, help: ArgumentHelp(CommandLineStore.modelsDirHelp, valueName: "directory"))
     var modelsDir: String?
+
+    @Flag(name: .long, help: ArgumentHelp(CommandLineStore.offlineHelp))
+    var offline = false
 
     @Option(name: .long, help: "Where embeddings of image folders are cached (default: $BIRDER_CACHE_DIR, else ~/.cache/birder).")
     var cacheDir: String?
@@ -26,7 +29,7 @@ struct EmbeddingSourceOptions: ParsableArguments {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
         guard let model else { throw CLIError.usage("\(path) is a directory: pass --model to embed its images, or give an embeddings file") }
-        let loaded = try ModelOptions.load(model, network: network, store: ModelStore(directory: modelsDir))
+        let loaded = try ModelOptions.load(model, network: network, store: CommandLineStore.store(directory: modelsDir, offline: offline))
         let images: [String]
         do { images = try ImageCollection.paths([path]) } catch { throw CLIError.usage(error.description) }
         let cache = EmbeddingCache(directory: cacheDir)

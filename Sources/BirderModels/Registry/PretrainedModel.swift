@@ -16,6 +16,19 @@ public struct PretrainedModel: Sendable, Equatable {
     /// Taxonomic levels of the linear-probe heads published beside it (`<name>-<level>.head.pt`).
     public let heads: [String]
 
+    public init(name: String, network: String, tag: String, resolution: [Int], baseURL: String, fileSizeMB: Double,
+                sha256: String, description: String, heads: [String]) {
+        self.name = name
+        self.network = network
+        self.tag = tag
+        self.resolution = resolution
+        self.baseURL = baseURL
+        self.fileSizeMB = fileSizeMB
+        self.sha256 = sha256
+        self.description = description
+        self.heads = heads
+    }
+
     public var fileName: String { "\(name).pt" }
 
     public func headFileName(_ level: String) -> String { "\(name)-\(level).head.pt" }
