@@ -87,6 +87,26 @@ import BirderTestSupport
         #expect(samples == expected.images.map { "\(photos)/\($0.sample)\n" }.joined())
     }
 
+    /// `embed --output X.parquet` writes Birder's Parquet embeddings (checked with Birder's own
+    /// loader by tools/reference/make_parquet_fixtures.py --check-swift), which `cluster` reads back.
+    @Test func embedWritesParquetThatClusterReads() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("embeddings.parquet").path
+        let result = try BirderProcess.run(["embed", photos, "--model", model, "--output", output, "--batch-size", "2"])
+        #expect(result.status == 1)
+        let rows = try ParquetEmbeddingsReader.readAll(path: output)
+        #expect(rows.samples == expected.images.map { "\(photos)/\($0.sample)" })
+        #expect(rows.dimension == expected.embedding_size && rows.labels == nil)
+        #expect(relativeError(rows.embeddings, expected.images.flatMap(\.embedding)) <= 1e-4)
+        // the same numbers as the .npy output, bit for bit
+        let npy = dir.appendingPathComponent("embeddings.npy").path
+        _ = try BirderProcess.run(["embed", photos, "--model", model, "--output", npy, "--batch-size", "2"])
+        #expect(try NPY.readFloat32(npy).scalars.map(\.bitPattern) == rows.embeddings.map(\.bitPattern))
+        let clustered = try BirderProcess.run(["cluster", "--data", output])
+        #expect(clustered.status == 0, "\(clustered.stderr)")
+        #expect(clustered.stdout.hasPrefix("AMI "))
+    }
+
     @Test(arguments: ["csv", "safetensors"])
     func embedOtherFormats(ext: String) throws {
         let dir = try BirderProcess.temporaryDirectory()

@@ -11,6 +11,8 @@ struct EmbedCommand: ParsableCommand {
           .npy          float32 N×D, C order, little-endian, plus FILE.samples.txt (one path per row)
           .csv          Birder's embeddings CSV: sample, then columns 0…D-1
           .safetensors  tensor "embedding" N×D; the sample list as JSON in the metadata key "samples"
+          .parquet      Birder's Parquet embeddings (sample, embedding: fixed_size_list<float32>[D]),
+                        read by Birder's `python -m birder.eval` tools and by probe/cluster
         Unreadable images are reported on stderr and left out (exit status 1).
 
         Example:
@@ -20,22 +22,23 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: InputOptions
 
-    @Option(name: .long, help: "Output file: .npy, .csv or .safetensors.")
+    @Option(name: .long, help: "Output file: .npy, .csv, .safetensors or .parquet (e.g. --output embeddings.parquet).")
     var output: String
 
-    enum Kind { case npy, csv, safetensors }
+    enum Kind { case npy, csv, safetensors, parquet }
 
     var kind: Kind? {
         switch (output as NSString).pathExtension.lowercased() {
         case "npy": return .npy
         case "csv": return .csv
         case "safetensors": return .safetensors
+        case "parquet": return .parquet
         default: return nil
         }
     }
 
     func validate() throws {
-        guard kind != nil else { throw ValidationError("--output must end in .npy, .csv or .safetensors") }
+        guard kind != nil else { throw ValidationError("--output must end in .npy, .csv, .safetensors or .parquet") }
         guard model.head.isEmpty else { throw ValidationError("embed takes no --head (heads act on embeddings)") }
     }
 
@@ -66,6 +69,8 @@ struct EmbedCommand: ParsableCommand {
                 try Safetensors.write(StateDict(float32: [("embedding", matrix)]),
                                       metadata: ["samples": String(decoding: list, as: UTF8.self), "network": loaded.network],
                                       to: output)
+            case .parquet:
+                try EmbeddingFiles.writeParquet(matrix, samples: samples, to: output)
             }
             Terminal.note("\(output): \(samples.count)×\(width) embeddings")
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }

@@ -1,8 +1,10 @@
 import Birder
 import Foundation
 
-/// Embeddings written by `birder embed` (.npy + .samples.txt, .csv, .safetensors) with a class
-/// per sample: from `--labels CSV` (`sample,label`), else the parent folder's name (ImageFolder).
+/// Embeddings written by `birder embed` (.npy + .samples.txt, .csv, .safetensors, .parquet) or by
+/// Birder (.parquet) with a class per sample: from `--labels CSV` (`sample,label`), else a
+/// Parquet file's own `label` column when every row has one, else the parent folder's name
+/// (ImageFolder).
 struct EmbeddingDataset {
     let path: String
     let samples: [String]
@@ -15,7 +17,7 @@ struct EmbeddingDataset {
     var count: Int { samples.count }
 
     static func load(_ path: String, labelsFile: String?) throws -> EmbeddingDataset {
-        let (samples, matrix) = try readEmbeddings(path)
+        let (samples, matrix, fileLabels) = try readEmbeddings(path)
         guard matrix.rank == 2, matrix.shape[0] == samples.count else {
             throw CLIError.usage("\(path): \(samples.count) samples for an embedding matrix of shape \(matrix.shape)")
         }
@@ -28,6 +30,8 @@ struct EmbeddingDataset {
                 }
                 return label
             }
+        } else if let fileLabels, fileLabels.allSatisfy({ ($0 ?? -1) >= 0 }) {
+            labels = fileLabels.map { String($0!) }
         } else {
             labels = samples.map { (($0 as NSString).deletingLastPathComponent as NSString).lastPathComponent }
         }
@@ -41,7 +45,8 @@ struct EmbeddingDataset {
         return (classes, labels.map { lookup[$0] })
     }
 
-    private static func readEmbeddings(_ path: String) throws -> ([String], Tensor) {
+    /// Sample names, the matrix, and the file's own labels (Parquet's `label` column; nil otherwise).
+    private static func readEmbeddings(_ path: String) throws -> ([String], Tensor, [Int64?]?) {
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError.usage("\(path): no such file") }
         switch (path as NSString).pathExtension.lowercased() {
         case "npy":
@@ -51,14 +56,14 @@ struct EmbeddingDataset {
                 throw CLIError.usage("\(path): needs its sample list \(list) (written by `birder embed`)")
             }
             let text = try readText(list)
-            return (text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init), matrix)
+            return (text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init), matrix, nil)
         case "safetensors":
             let file = try Safetensors.load(path)
             guard let json = file.metadata["samples"], let data = json.data(using: .utf8),
                   let samples = try? JSONSerialization.jsonObject(with: data) as? [String] else {
                 throw CLIError.usage("\(path): no \"samples\" list in the metadata (written by `birder embed`)")
             }
-            return (samples, try file.tensors.float32Tensor(named: "embedding"))
+            return (samples, try file.tensors.float32Tensor(named: "embedding"), nil)
         case "csv":
             let text = try readText(path)
             var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
@@ -77,9 +82,12 @@ struct EmbeddingDataset {
                     values.append(value)
                 }
             }
-            return (samples, Tensor(shape: [samples.count, d], values: values))
+            return (samples, Tensor(shape: [samples.count, d], values: values), nil)
+        case "parquet":
+            let (samples, matrix, labels) = try EmbeddingFiles.readParquet(path)
+            return (samples, matrix, labels)
         default:
-            throw CLIError.usage("\(path): expected .npy, .csv or .safetensors embeddings")
+            throw CLIError.usage("\(path): expected .npy, .csv, .safetensors or .parquet embeddings")
         }
     }
 
