@@ -18,10 +18,10 @@ Writes Tests/Fixtures/parquet/:
   birder_output.parquet          Birder's `--save-output` parquet (sample, label, prediction,
                                  one float32 column per class): not an embeddings file.
   expected.json                  sample, label and embedding of every row of each file.
-  hostile_*.parquet              damaged files the reader must refuse with a clear error: a
-                                 truncated footer, a footer length past the file, a page claiming
-                                 more bytes than the column chunk, a dictionary index out of range,
-                                 a huge list, a schema that is not Birder's.
+  hostile_*.parquet              damaged files the reader must refuse with a clear error (pyarrow
+                                 refuses each too; checked): a truncated footer, a footer length
+                                 past the file, a file cut in half, not Parquet at all, a page
+                                 header claiming 1 GiB in a 4 KiB file.
 
 With --check-swift FILE..., instead reads each FILE (written by the Swift writer) with
 birder.eval._embeddings.load_embeddings, pyarrow and polars, and prints what they see.
