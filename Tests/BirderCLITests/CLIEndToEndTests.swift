@@ -107,6 +107,43 @@ import BirderTestSupport
         #expect(clustered.stdout.hasPrefix("AMI "))
     }
 
+    /// `predict --save-results` on an ImageFolder of the photos writes Birder's results CSV: the
+    /// same lines as the file Birder itself wrote for these images (tools/reference/
+    /// make_results_fixtures.py), probabilities within float noise of Birder's.
+    @Test func predictSavesBirdersResultsFiles() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        for (photo, folder) in [("a_chelsea.jpg", "Coleoptera"), ("insects/b_coffee.png", "Lepidoptera"), ("insects/c_chelsea.webp", "unsorted")] {
+            let target = dir.appendingPathComponent("labelled/\(folder)")
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "\(photos)/\(photo)",
+                                             toPath: target.appendingPathComponent((photo as NSString).lastPathComponent).path)
+        }
+        let result = try BirderProcess.run(["predict", "labelled", "--model", model, "--save-results", "r.csv",
+                                            "--save-sparse-results", "r_sparse.csv", "--save-output", "out.csv"], directory: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        let ours = try String(contentsOfFile: dir.appendingPathComponent("r.csv").path, encoding: .utf8).split(separator: "\n")
+        let birders = try String(contentsOfFile: Fixtures.path("results/photos.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(ours.count == birders.count && ours.count == 5)
+        #expect(ours.prefix(2) == birders.prefix(2))
+        for (a, b) in zip(ours.dropFirst(2), birders.dropFirst(2)) {
+            let x = a.split(separator: ",", omittingEmptySubsequences: false), y = b.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(x.prefix(4) == y.prefix(4))
+            let difference = zip(x.dropFirst(4), y.dropFirst(4)).map { abs(Double($0)! - Double($1)!) }.max() ?? 1
+            #expect(difference <= 1e-5, "\(a) vs \(b)")
+        }
+        let sparse = try String(contentsOfFile: dir.appendingPathComponent("r_sparse.csv").path, encoding: .utf8).split(separator: "\n")
+        #expect(sparse[1] == "sample,label,label_name,prediction,prob_0,idx_0,prob_1,idx_1,prob_2,idx_2,prob_3,idx_3")
+        let output = try String(contentsOfFile: dir.appendingPathComponent("out.csv").path, encoding: .utf8).split(separator: "\n")
+        #expect(output[0] == "sample,label,prediction,Coleoptera,Diptera,Hymenoptera,Lepidoptera")
+        #expect(output[3].hasPrefix("labelled/unsorted/c_chelsea.webp,-1,Hymenoptera,"))
+
+        let twoHeads = try BirderProcess.run(["predict", "labelled", "--model", model, "--head", "order",
+                                              "--head", Fixtures.path("cli/models/rdnet_t_tiny-test-order.head.pt"),
+                                              "--save-results", "r2.csv"], directory: dir)
+        #expect(twoHeads.status == 2 && twoHeads.stderr.contains("put {head} in the path"), "\(twoHeads.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("r2.csv").path))
+    }
+
     @Test(arguments: ["csv", "safetensors"])
     func embedOtherFormats(ext: String) throws {
         let dir = try BirderProcess.temporaryDirectory()

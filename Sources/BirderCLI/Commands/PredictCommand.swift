@@ -31,6 +31,8 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Write to this file (atomically) instead of stdout.")
     var output: String?
 
+    @OptionGroup(title: "Birder results files") var resultsFiles: ResultsFileOptions
+
     func run() throws {
         try reportingErrors {
             try OptionRange.topK.check(topK)
@@ -39,8 +41,12 @@ struct PredictCommand: ParsableCommand {
             let (paths, skipped) = try input.collectPaths()
             let session = try input.session(for: loaded)
             let stream: InferenceStream<Classification>
+            // Results files need every class's probability; the usual output still shows --top-k.
+            let allClasses = loaded.classifyingHeads.map(\.classCount).max() ?? topK
+            let results = resultsFiles.isRequested ? try ResultsFiles(options: resultsFiles, heads: loaded.classifyingHeads) : nil
+            defer { results?.discard() }
             do {
-                stream = try session.classify(paths.map(ImageInput.path), topK: topK)
+                stream = try session.classify(paths.map(ImageInput.path), topK: results == nil ? topK : max(topK, allClasses))
             } catch let error as SessionError {
                 throw CLIError.usage(error.description)
             }
@@ -61,6 +67,7 @@ struct PredictCommand: ParsableCommand {
                 if format == .csv { try sink.write(csvHeader(k: reported)) }
                 if format == .json { try sink.write("[\n") }
                 failed = try StreamReader.read(stream, label: "predict") { item, classification in
+                    try results?.write(sample: item.name, classification: classification)
                     switch format {
                     case .csv:
                         try sink.write(classification.heads.map { csvRow(sample: item.name, prediction: $0, k: reported) }.joined())
@@ -71,6 +78,7 @@ struct PredictCommand: ParsableCommand {
                     }
                 }
                 if format == .json { try sink.write((first ? "" : "\n") + "]\n") }
+                try results?.commit()
                 try sink.commit()
             } catch {
                 sink.discard()
@@ -100,7 +108,7 @@ struct PredictCommand: ParsableCommand {
 
     func jsonObject(sample: String, classification: Classification) -> String {
         let predictions = classification.heads.map { prediction -> String in
-            let entries = prediction.top.map { "{\"class\": \(jsonString($0.name)), \"index\": \($0.index), \"probability\": \($0.probability)}" }
+            let entries = prediction.top.prefix(topK).map { "{\"class\": \(jsonString($0.name)), \"index\": \($0.index), \"probability\": \($0.probability)}" }
             return "\(jsonString(prediction.head)): [\(entries.joined(separator: ", "))]"
         }
         return "{\"sample\": \(jsonString(sample)), \"predictions\": {\(predictions.joined(separator: ", "))}}"
