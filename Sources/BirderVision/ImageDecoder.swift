@@ -37,7 +37,7 @@ public struct ImageDecodeOptions: Sendable, Equatable {
 
 }
 
-/// Decodes JPEG, PNG and WebP files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
+/// Decodes JPEG, PNG, WebP and BMP files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
 /// (see SPEC.md and the C shims for the details), except 16-bit greyscale PNG, whose high byte is
 /// kept where PIL clips to white. Thread-safe: call it from as many threads as you like.
 public enum ImageDecoder {
@@ -59,6 +59,7 @@ public enum ImageDecoder {
             case .jpeg: return decodeJPEG(base, buffer.count, name: name, options: options)
             case .png: return decodePNG(base, buffer.count, name: name, options: options)
             case .webp: return decodeWebP(base, buffer.count, name: name, options: options)
+            case .bmp: return Result { () throws(ImageError) in try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             }
         }
         var image = try result.get()
@@ -79,6 +80,7 @@ public enum ImageDecoder {
            starts(Array("VP8 ".utf8), at: 12) || starts(Array("VP8L".utf8), at: 12) || starts(Array("VP8X".utf8), at: 12) {
             return .webp
         }
+        if starts(Array("BM".utf8)) { return .bmp }
         return nil
     }
 

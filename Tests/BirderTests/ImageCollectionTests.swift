@@ -1,0 +1,22 @@
+import Birder
+import BirderTestSupport
+import Foundation
+import Testing
+
+@Suite struct ImageCollectionTests {
+    /// Bitmaps in a folder are found (any case of the extension), as Birder's folder loader finds
+    /// them; other files are not.
+    @Test func foldersYieldBitmaps() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("birder-collection-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        let bitmap = try Data(contentsOf: Fixtures.url("vision/bmp/pil_rgb24.bmp"))
+        try bitmap.write(to: dir.appendingPathComponent("a.bmp"))
+        try bitmap.write(to: dir.appendingPathComponent("sub/B.BMP"))
+        try Data("notes".utf8).write(to: dir.appendingPathComponent("c.txt"))
+        let paths = try ImageCollection.paths([dir.path])
+        #expect(paths == [dir.appendingPathComponent("a.bmp").path, dir.appendingPathComponent("sub/B.BMP").path])
+        let image = try ImageDecoder.decode(path: paths[1])
+        #expect(image.width == 37 && image.height == 23)
+    }
+}
