@@ -37,7 +37,7 @@ public struct ImageDecodeOptions: Sendable, Equatable {
 
 }
 
-/// Decodes JPEG, PNG, WebP and BMP files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
+/// Decodes JPEG, PNG, WebP, BMP and TIFF files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
 /// (see SPEC.md and the C shims for the details), except 16-bit greyscale PNG, whose high byte is
 /// kept where PIL clips to white. Thread-safe: call it from as many threads as you like.
 public enum ImageDecoder {
@@ -59,6 +59,7 @@ public enum ImageDecoder {
             case .jpeg: return decodeJPEG(base, buffer.count, name: name, options: options)
             case .png: return decodePNG(base, buffer.count, name: name, options: options)
             case .webp: return decodeWebP(base, buffer.count, name: name, options: options)
+            case .tiff: return decodeTIFF(base, buffer.count, name: name, options: options)
             case .bmp: return Result { () throws(ImageError) in try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             }
         }
@@ -81,6 +82,8 @@ public enum ImageDecoder {
             return .webp
         }
         if starts(Array("BM".utf8)) { return .bmp }
+        // Classic TIFF in either byte order (BigTIFF is named, not decoded).
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
         return nil
     }
 
@@ -207,6 +210,20 @@ public enum ImageDecoder {
         }
         let (image, readStatus) = makeImage(info) { bv_webp_read_rgb(data, count, $0, &info) }
         guard let image else { return .failure(failure(readStatus, info, format: .webp, name: name, limit: options.maxPixels)) }
+        return .success(image)
+    }
+
+    private static func decodeTIFF(_ data: UnsafePointer<UInt8>, _ count: Int, name: String,
+                                   options: ImageDecodeOptions) -> Result<RGBImage, ImageError> {
+        var info = bv_info()
+        var decoder: OpaquePointer?
+        let status = bv_tiff_open(data, count, limit(options), &decoder, &info)
+        defer { bv_tiff_close(decoder) }
+        guard status == BV_OK, let decoder else {
+            return .failure(failure(status, info, format: .tiff, name: name, limit: options.maxPixels))
+        }
+        let (image, readStatus) = makeImage(info) { bv_tiff_read_rgb(decoder, $0, &info) }
+        guard let image else { return .failure(failure(readStatus, info, format: .tiff, name: name, limit: options.maxPixels)) }
         return .success(image)
     }
 

@@ -5,6 +5,7 @@ public enum ImageFormat: String, Sendable, Equatable, CaseIterable {
     case png = "PNG"
     case webp = "WebP"
     case bmp = "BMP"
+    case tiff = "TIFF"
 }
 
 /// Why an image could not be decoded. Every case names the file.
@@ -14,7 +15,7 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     case unreadable(path: String, reason: String)
     /// The file has no bytes.
     case empty(path: String)
-    /// The content is not JPEG, PNG, WebP or BMP. `detected` names another format when it is one
+    /// The content is not JPEG, PNG, WebP, BMP or TIFF. `detected` names another format when it is one
     /// (GIF, BMP, TIFF, …), which PIL would open but this engine does not.
     case unknownFormat(path: String, detected: String?)
     /// The header states more pixels than `ImageDecodeOptions.maxPixels`; nothing was allocated for them.
@@ -43,8 +44,8 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .empty(path):
             return "\(path): the file is empty"
         case let .unknownFormat(path, detected):
-            if let detected { return "\(path): \(detected) images are not supported (JPEG, PNG, WebP and BMP are)" }
-            return "\(path): not a JPEG, PNG, WebP or BMP image"
+            if let detected { return "\(path): \(detected) images are not supported (JPEG, PNG, WebP, BMP and TIFF are)" }
+            return "\(path): not a JPEG, PNG, WebP, BMP or TIFF image"
         case let .tooLarge(path, format, width, height, limit):
             return "\(path): \(format.rawValue) image of \(width)×\(height) pixels exceeds the limit of \(limit) pixels"
         case let .truncated(path, format, reason):

@@ -15,8 +15,6 @@ import Testing
         ("PPM", Array("P3 1 1 255 0 0 0\n".utf8)),
         ("PAM", Array("P7\nWIDTH 1\n".utf8)),
         ("PFM", Array("Pf\n1 1\n-1.0\n".utf8) + [0, 0, 0, 0]),
-        ("TIFF", [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0]),
-        ("TIFF", [0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8]),
         ("BigTIFF", [0x49, 0x49, 0x2B, 0x00, 8, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0]),
         ("BigTIFF", [0x4D, 0x4D, 0x00, 0x2B, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16]),
         ("GIF", Array("GIF89a".utf8) + [1, 0, 1, 0]),
