@@ -144,6 +144,30 @@ import BirderTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("r2.csv").path))
     }
 
+    /// `--center-crop` / `--simple-crop` give Birder's embeddings under those options
+    /// (tools/reference/make_preprocessing_fixtures.py); a crop that leaves nothing is a usage error.
+    @Test func embedWithBirdersPreprocessingFlags() throws {
+        struct Fixture: Decodable {
+            struct Image: Decodable { let sample: String; let embedding: [Float] }
+            struct Case: Decodable { let center_crop: Double; let simple_crop: Bool; let images: [Image] }
+            let cases: [Case]
+        }
+        let fixture = try Fixtures.json(Fixture.self, "cli/preprocessing.json")
+        let dir = try BirderProcess.temporaryDirectory()
+        for testCase in fixture.cases.prefix(2) {
+            let output = dir.appendingPathComponent("e.csv").path
+            let result = try BirderProcess.run(["embed", "\(photos)/a_chelsea.jpg", "--model", model, "--output", output,
+                                                "--center-crop", "\(testCase.center_crop)"] + (testCase.simple_crop ? ["--simple-crop"] : []))
+            #expect(result.status == 0, "\(result.stderr)")
+            let row = try #require(try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").last)
+            let values = row.split(separator: ",").dropFirst().map { Float($0)! }
+            #expect(relativeError(values, testCase.images[0].embedding) <= 1e-4)
+        }
+        let refused = try BirderProcess.run(["embed", "\(photos)/a_chelsea.jpg", "--model", model, "--output",
+                                             dir.appendingPathComponent("x.csv").path, "--center-crop", "0"])
+        #expect(refused.status == 2 && refused.stderr.contains("--center-crop"))
+    }
+
     @Test(arguments: ["csv", "safetensors"])
     func embedOtherFormats(ext: String) throws {
         let dir = try BirderProcess.temporaryDirectory()

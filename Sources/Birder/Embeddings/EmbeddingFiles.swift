@@ -102,6 +102,10 @@ public struct EmbeddingCache: Sendable {
     /// The cache file for these images embedded by `model` (it may not exist yet).
     public func file(model: BirderModel, images: [String]) -> URL {
         var key = "\(model.checkpoint.standardizedFileURL.path)|\(model.network)|\(Self.stamp(model.checkpoint.path))"
+        // Other preprocessing gives other embeddings (the default keeps the keys it always had).
+        if model.preprocessing != Preprocessing() {
+            key += "|center_crop=\(model.preprocessing.centerCrop)|simple_crop=\(model.preprocessing.simpleCrop)"
+        }
         for image in images { key += "|\(image)|\(Self.stamp(image))" }
         return directory.appendingPathComponent("embeddings-\(String(SeededParameters.fnv1a64(key), radix: 16)).npy")
     }

@@ -25,6 +25,8 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "Output file: .npy, .csv, .safetensors or .parquet (e.g. --output embeddings.parquet).")
     var output: String
 
+    @OptionGroup(title: "Preprocessing (Birder's flags)") var preprocessing: PreprocessingOptions
+
     enum Kind { case npy, csv, safetensors, parquet }
 
     var kind: Kind? {
@@ -45,7 +47,7 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try input.checkRanges()
-            let loaded = try model.load()
+            let loaded = try preprocessing.apply(to: model.load())
             let (paths, skipped) = try input.collectPaths()
             try OutputSink.checkWritable(output)
             let width = loaded.embeddingSize

@@ -33,11 +33,13 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup(title: "Birder results files") var resultsFiles: ResultsFileOptions
 
+    @OptionGroup(title: "Preprocessing (Birder's flags)") var preprocessing: PreprocessingOptions
+
     func run() throws {
         try reportingErrors {
             try OptionRange.topK.check(topK)
             try input.checkRanges()
-            let loaded = try model.load()
+            let loaded = try preprocessing.apply(to: model.load())
             let (paths, skipped) = try input.collectPaths()
             let session = try input.session(for: loaded)
             let stream: InferenceStream<Classification>
