@@ -137,6 +137,17 @@ import BirderTestSupport
         #expect(output[0] == "sample,label,prediction,Coleoptera,Diptera,Hymenoptera,Lepidoptera")
         #expect(output[3].hasPrefix("labelled/unsorted/c_chelsea.webp,-1,Hymenoptera,"))
 
+        // Birder's short report, word for word as Birder logs it for this file
+        let summarized = try BirderProcess.run(["predict", "labelled", "--model", model, "--summary", "--summary-json", "s.json"],
+                                               directory: dir)
+        #expect(summarized.status == 0, "\(summarized.stderr)")
+        let report = try #require(try Fixtures.json([String: [String]].self, "results/summaries.json")["photos.csv"])
+        let printed = summarized.stderr.split(separator: "\n").map(String.init)
+        for line in report { #expect(printed.contains(line), "\(line)") }
+        #expect(printed.contains("  Coleoptera: 1 labelled, 0 correct, 1 predicted"))
+        let summaryJSON = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("s.json"))) as? [String: Any])
+        #expect(summaryJSON["labelled"] as? Int == 2 && summaryJSON["top_k_accuracy"] as? Double == 1.0)
+
         let twoHeads = try BirderProcess.run(["predict", "labelled", "--model", model, "--head", "order",
                                               "--head", Fixtures.path("cli/models/rdnet_t_tiny-test-order.head.pt"),
                                               "--save-results", "r2.csv"], directory: dir)

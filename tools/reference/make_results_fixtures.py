@@ -20,6 +20,8 @@ Writes Tests/Fixtures/results/:
   edge_logits.csv        birder.scripts.predict.save_logits without labels.
   edge_floats.csv        polars' CSV of float32 values across the whole range (one column), the
                          reference for the float formatter.
+  summaries.json         Birder's `Results.log_short_report()` lines for photos.csv, edge.csv and
+                         summary12.csv (12 classes, 40 samples: top-3 accuracy reported).
 
 With --check FILE..., runs `python -m birder.tools results FILE` on each file instead (as a user
 would) and prints what it reports.
@@ -89,6 +91,41 @@ def edge(inputs: dict) -> None:
     inputs["floats"] = {"bits": bits(floats)}
 
 
+def summaries(inputs: dict) -> None:
+    import logging
+
+    rng = np.random.default_rng(3)
+    classes = [f"c{i}" for i in range(12)]
+    n = 40
+    labels = [int(v) for v in rng.integers(-1, 12, n)]
+    logits = rng.standard_normal((n, 12)).astype(np.float32)
+    for i, label in enumerate(labels):
+        if label >= 0 and i % 3 != 0:
+            logits[i, label] += 2.0  # mostly right, some wrong
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probs = probs.astype(np.float32)
+    samples = sorted(f"s{i:03d}.jpg" for i in range(n))
+    Results(samples, labels, classes, probs).save("summary12.csv")
+    inputs["summary12.csv"] = {"samples": samples, "labels": labels, "classes": classes, "bits": bits(probs)}
+
+    out = {}
+    logger = logging.getLogger("birder.results.classification")
+    for name in ["photos.csv", "edge.csv", "summary12.csv"]:
+        lines: list[str] = []
+
+        class Capture(logging.Handler):
+            def emit(self, record):
+                lines.append(record.getMessage())
+
+        handler = Capture()
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        Results.load(str(OUT / name)).log_short_report()
+        logger.removeHandler(handler)
+        out[name] = lines
+    (OUT / "summaries.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+
+
 def check(paths: list[str]) -> None:
     for path in paths:
         result = subprocess.run([sys.executable, "-m", "birder.tools", "results", "--short-print", path], capture_output=True, text=True)
@@ -105,6 +142,7 @@ if __name__ == "__main__":
         inputs: dict = {}
         photos(inputs)
         edge(inputs)
+        summaries(inputs)
         (OUT / "inputs.json").write_text(json.dumps(inputs, indent=1, ensure_ascii=False) + "\n")
         for p in sorted(OUT.glob("*.csv")):
             print(f"{p.name}: {p.stat().st_size} bytes")

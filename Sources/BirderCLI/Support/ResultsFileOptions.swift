@@ -25,14 +25,20 @@ struct ResultsFileOptions: ParsableArguments {
     @Option(name: .customLong("labels"), help: "CSV of sample,label for the results files (default: each image's parent folder name), e.g. --labels labels.csv.")
     var labelsFile: String?
 
-    var isRequested: Bool { saveResults != nil || saveSparseResults != nil || saveOutput != nil }
+    @Flag(name: .long, help: "Print Birder's accuracy report on stderr when the images are labelled (folder names or --labels): accuracy, top-3 accuracy, lowest/highest precision and recall classes.")
+    var summary = false
+
+    @Option(name: .long, help: "Write the accuracy report and per-class counts as JSON ({head} as for --save-results), e.g. --summary-json summary.json.")
+    var summaryJson: String?
+
+    var isRequested: Bool { saveResults != nil || saveSparseResults != nil || saveOutput != nil || summary || summaryJson != nil }
 
     /// The files per head, checked before any work: `{head}` is required with several heads, and
     /// two heads or two kinds may not name the same file.
     func destinations(heads: [String]) throws -> [(kind: Kind, head: Int, path: String)] {
         guard sparseK >= 1 else { throw CLIError.usage("--sparse-k must be at least 1") }
         var out: [(Kind, Int, String)] = []
-        for (kind, template) in [(Kind.dense, saveResults), (.sparse, saveSparseResults), (.output, saveOutput)] {
+        for (kind, template) in [(Kind.dense, saveResults), (.sparse, saveSparseResults), (.output, saveOutput), (.summaryJSON, summaryJson)] {
             guard let template else { continue }
             if heads.count > 1 && !template.contains("{head}") {
                 throw CLIError.usage("\(template): the model has \(heads.count) heads (\(heads.joined(separator: ", "))); put {head} in the path")
@@ -50,7 +56,7 @@ struct ResultsFileOptions: ParsableArguments {
         return out
     }
 
-    enum Kind { case dense, sparse, output }
+    enum Kind { case dense, sparse, output, summaryJSON }
 
     /// Birder's label of each image by sample name (nil: no `--labels` file, use the folder).
     func labelTable() throws -> [String: String]? {
@@ -79,12 +85,18 @@ final class ResultsFiles {
 
     private let files: [File]
     private let heads: [ClassifierHead]
+    private var summaries: [ResultsSummary]
+    private let printSummary: Bool
+    private let summaryFiles: [(head: Int, path: String)]
     private let labels: [String: String]?
     private let classIndex: [[String: Int]]
 
     init(options: ResultsFileOptions, heads: [ClassifierHead]) throws {
         self.heads = heads
+        summaries = heads.map { head in ResultsSummary(classNames: (0..<head.classCount).map { head.className($0) }) }
+        printSummary = options.summary
         labels = try options.labelTable()
+        var summaryFiles: [(Int, String)] = []
         classIndex = heads.map { head in
             Dictionary((0..<head.classCount).map { (head.className($0), $0) }, uniquingKeysWith: { first, _ in first })
         }
@@ -92,6 +104,10 @@ final class ResultsFiles {
         do {
             for (kind, index, path) in try options.destinations(heads: heads.map(\.name)) {
                 let names = (0..<heads[index].classCount).map { heads[index].className($0) }
+                if kind == .summaryJSON {
+                    summaryFiles.append((index, path))
+                    continue
+                }
                 let sink = try OutputSink(path: path)
                 switch kind {
                 case .dense, .sparse:
@@ -103,6 +119,8 @@ final class ResultsFiles {
                     let writer = BirderScoresCSV(classNames: names, kind: .output, withLabels: true)
                     try sink.write(writer.header())
                     files.append(File(head: index, sink: sink, row: { writer.row(sample: $0, label: $1, scores: $2) }))
+                case .summaryJSON:
+                    break
                 }
             }
         } catch {
@@ -110,21 +128,40 @@ final class ResultsFiles {
             throw error
         }
         self.files = files
+        self.summaryFiles = summaryFiles
     }
 
     /// Appends an image's rows; `classification` must hold every class of every head.
     func write(sample: String, classification: Classification) throws {
         let labelName = labels.map { $0[sample] ?? $0[(sample as NSString).lastPathComponent] }
             ?? (((sample as NSString).deletingLastPathComponent as NSString).lastPathComponent as String?)
-        for file in files {
-            let prediction = classification.heads[file.head]
-            var probabilities = [Float](repeating: 0, count: heads[file.head].classCount)
-            for score in prediction.top { probabilities[score.index] = score.probability }
-            let label = labelName.flatMap { classIndex[file.head][$0] }
-            try file.sink.write(file.row(sample, label, probabilities))
+        for head in heads.indices {
+            var probabilities = [Float](repeating: 0, count: heads[head].classCount)
+            for score in classification.heads[head].top { probabilities[score.index] = score.probability }
+            let label = labelName.flatMap { classIndex[head][$0] }
+            summaries[head].add(label: label, probabilities: probabilities)
+            for file in files where file.head == head {
+                try file.sink.write(file.row(sample, label, probabilities))
+            }
         }
     }
 
-    func commit() throws { for file in files { try file.sink.commit() } }
+    func commit() throws {
+        for file in files { try file.sink.commit() }
+        for (head, path) in summaryFiles {
+            let sink = try OutputSink(path: path)
+            try sink.write(summaries[head].json)
+            try sink.commit()
+        }
+        guard printSummary else { return }
+        for (head, summary) in summaries.enumerated() {
+            let prefix = heads.count > 1 ? "\(heads[head].name): " : ""
+            for line in summary.lines ?? ["No labeled samples found"] { Terminal.note(prefix + line) }
+            // Per-class counts: every class that was labelled or predicted.
+            for c in summary.classNames.indices where summary.support[c] > 0 || summary.predicted[c] > 0 {
+                Terminal.note(prefix + "  \(summary.classNames[c]): \(summary.support[c]) labelled, \(summary.truePositives[c]) correct, \(summary.predicted[c]) predicted")
+            }
+        }
+    }
     func discard() { files.forEach { $0.sink.discard() } }
 }

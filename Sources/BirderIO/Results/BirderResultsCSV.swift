@@ -86,7 +86,7 @@ package struct BirderScoresCSV {
     }
 }
 
-enum BirderCSV {
+package enum BirderCSV {
     /// polars' `write_csv` quoting: a field with a separator, quote or line break, or an empty
     /// one, is quoted (inner quotes doubled).
     static func polarsField(_ text: String) -> String {
@@ -108,7 +108,7 @@ enum BirderCSV {
     }
 
     /// numpy's argmax: the first of the largest (NaN counts as largest, as numpy's does).
-    static func argmax(_ values: [Float]) -> Int {
+    package static func argmax(_ values: [Float]) -> Int {
         var best = 0
         for i in values.indices.dropFirst() {
             if values[best].isNaN { break }
@@ -118,7 +118,7 @@ enum BirderCSV {
     }
 
     /// The k largest, largest first; ties keep the lower index first.
-    static func topIndices(_ values: [Float], _ k: Int) -> [Int] {
+    package static func topIndices(_ values: [Float], _ k: Int) -> [Int] {
         Array(values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(k))
     }
 }
