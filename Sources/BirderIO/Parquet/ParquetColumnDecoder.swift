@@ -37,6 +37,9 @@ struct ParquetColumnDecoder {
     /// Values (levels included) a single column chunk may hold: a quarter of a billion, a GiB of
     /// floats. A larger row group is refused rather than read.
     static let maxValues = 1 << 28
+    /// Strings cost far more per value than floats (each is an array of its own): a string column
+    /// chunk (the sample names) may hold 16 million, plenty for one row group.
+    static let maxStrings = 1 << 24
 
     let chunk: ParquetColumnChunk
     let maxDefinitionLevel: Int
@@ -45,8 +48,9 @@ struct ParquetColumnDecoder {
     /// Decodes the chunk from its bytes (`bytes` starts at the chunk's first page).
     func decode(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> Decoded {
         let expected = Int(chunk.numValues)
-        guard expected <= Self.maxValues else {
-            throw Failure(reason: "column \(columnName) holds \(expected) values in one row group; at most \(Self.maxValues) are read (write smaller row groups)")
+        let limit = chunk.type == .byteArray ? Self.maxStrings : Self.maxValues
+        guard expected <= limit else {
+            throw Failure(reason: "column \(columnName) holds \(expected) values in one row group; at most \(limit) are read (write smaller row groups)")
         }
         var dictionary: Values?
         var repetition: [UInt8] = [], definition: [UInt8] = []
@@ -68,9 +72,8 @@ struct ParquetColumnDecoder {
             }
             let body = UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + header.compressedSize)])
             position = bodyStart + header.compressedSize
-            // A page cannot expand beyond what the chunk could hold: bytes per value are bounded
-            // by the widest value kept (a string's length prefix included) for PLAIN pages, and by
-            // the chunk's own count for dictionary-coded ones.
+            // What decompression allocates is the header's word: capped, so a forged header
+            // cannot ask for more than a quarter GiB per page.
             guard header.uncompressedSize <= Self.maxValues else {
                 throw Failure(reason: "column \(columnName): a page claims \(header.uncompressedSize) bytes uncompressed")
             }
