@@ -37,7 +37,7 @@ public struct ImageDecodeOptions: Sendable, Equatable {
 
 }
 
-/// Decodes JPEG, PNG, WebP, BMP and TIFF files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
+/// Decodes JPEG, PNG, WebP, BMP, TIFF and binary PPM/PGM/PBM files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
 /// (see SPEC.md and the C shims for the details), except 16-bit greyscale PNG, whose high byte is
 /// kept where PIL clips to white. Thread-safe: call it from as many threads as you like.
 public enum ImageDecoder {
@@ -60,6 +60,7 @@ public enum ImageDecoder {
             case .png: return decodePNG(base, buffer.count, name: name, options: options)
             case .webp: return decodeWebP(base, buffer.count, name: name, options: options)
             case .tiff: return decodeTIFF(base, buffer.count, name: name, options: options)
+            case .netpbm: return Result { () throws(ImageError) in try NetpbmDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             case .bmp: return Result { () throws(ImageError) in try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             }
         }
@@ -84,6 +85,11 @@ public enum ImageDecoder {
         if starts(Array("BM".utf8)) { return .bmp }
         // Classic TIFF in either byte order (BigTIFF is named, not decoded).
         if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        // Binary Netpbm: "P4", "P5" or "P6" and whitespace (the ASCII kinds are named, not decoded).
+        if bytes.count >= 3, bytes[0] == UInt8(ascii: "P"), (UInt8(ascii: "4")...UInt8(ascii: "6")).contains(bytes[1]),
+           [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains(bytes[2]) {
+            return .netpbm
+        }
         return nil
     }
 

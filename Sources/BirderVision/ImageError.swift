@@ -6,6 +6,8 @@ public enum ImageFormat: String, Sendable, Equatable, CaseIterable {
     case webp = "WebP"
     case bmp = "BMP"
     case tiff = "TIFF"
+    /// Binary PBM, PGM and PPM.
+    case netpbm = "Netpbm"
 }
 
 /// Why an image could not be decoded. Every case names the file.
@@ -44,8 +46,8 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .empty(path):
             return "\(path): the file is empty"
         case let .unknownFormat(path, detected):
-            if let detected { return "\(path): \(detected) images are not supported (JPEG, PNG, WebP, BMP and TIFF are)" }
-            return "\(path): not a JPEG, PNG, WebP, BMP or TIFF image"
+            if let detected { return "\(path): \(detected) images are not supported (JPEG, PNG, WebP, BMP, TIFF and binary PPM/PGM/PBM are)" }
+            return "\(path): not a JPEG, PNG, WebP, BMP, TIFF or PPM/PGM/PBM image"
         case let .tooLarge(path, format, width, height, limit):
             return "\(path): \(format.rawValue) image of \(width)×\(height) pixels exceeds the limit of \(limit) pixels"
         case let .truncated(path, format, reason):
