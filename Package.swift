@@ -27,9 +27,10 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .target(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux"), .linkedLibrary("tiff")]),
 
         // Hot loops in C, one function table per instruction set (arch/portable, arch/x86_avx2),
         // chosen once per compute context: packed GEMM with fused epilogues, depthwise conv +
@@ -38,8 +39,9 @@ let package = Package(
         // Tensor, the compute context (threads, kernel set) and the numeric kernels.
         .target(name: "BirderCore", dependencies: blas + ["CBirderKernels"], swiftSettings: strictSettings,
                 linkerSettings: blasLinker),
-        // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy.
-        .target(name: "BirderIO", dependencies: ["BirderCore"], swiftSettings: strictSettings),
+        // Checkpoint files: PyTorch .pt (ZIP + restricted pickle), safetensors, .npy; Parquet
+        // embeddings (zstd pages through libzstd).
+        .target(name: "BirderIO", dependencies: ["BirderCore", "CZstd"], swiftSettings: strictSettings),
         // Image decoding and Birder's inference transform.
         .target(name: "BirderVision", dependencies: ["BirderCore", "CImageCodecs"], swiftSettings: strictSettings),
         // The networks: RDNet, ViT.

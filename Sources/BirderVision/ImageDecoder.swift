@@ -37,7 +37,7 @@ public struct ImageDecodeOptions: Sendable, Equatable {
 
 }
 
-/// Decodes JPEG, PNG and WebP files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
+/// Decodes JPEG, PNG, WebP, BMP, TIFF and binary PPM/PGM/PBM files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
 /// (see SPEC.md and the C shims for the details), except 16-bit greyscale PNG, whose high byte is
 /// kept where PIL clips to white. Thread-safe: call it from as many threads as you like.
 public enum ImageDecoder {
@@ -59,6 +59,9 @@ public enum ImageDecoder {
             case .jpeg: return decodeJPEG(base, buffer.count, name: name, options: options)
             case .png: return decodePNG(base, buffer.count, name: name, options: options)
             case .webp: return decodeWebP(base, buffer.count, name: name, options: options)
+            case .tiff: return decodeTIFF(base, buffer.count, name: name, options: options)
+            case .netpbm: return Result { () throws(ImageError) in try NetpbmDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
+            case .bmp: return Result { () throws(ImageError) in try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             }
         }
         var image = try result.get()
@@ -78,6 +81,14 @@ public enum ImageDecoder {
         if starts(Array("RIFF".utf8)), starts(Array("WEBP".utf8), at: 8),
            starts(Array("VP8 ".utf8), at: 12) || starts(Array("VP8L".utf8), at: 12) || starts(Array("VP8X".utf8), at: 12) {
             return .webp
+        }
+        if starts(Array("BM".utf8)) { return .bmp }
+        // Classic TIFF in either byte order (BigTIFF is named, not decoded).
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        // Binary Netpbm: "P4", "P5" or "P6" and whitespace (the ASCII kinds are named, not decoded).
+        if bytes.count >= 3, bytes[0] == UInt8(ascii: "P"), (UInt8(ascii: "4")...UInt8(ascii: "6")).contains(bytes[1]),
+           [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains(bytes[2]) {
+            return .netpbm
         }
         return nil
     }
@@ -205,6 +216,20 @@ public enum ImageDecoder {
         }
         let (image, readStatus) = makeImage(info) { bv_webp_read_rgb(data, count, $0, &info) }
         guard let image else { return .failure(failure(readStatus, info, format: .webp, name: name, limit: options.maxPixels)) }
+        return .success(image)
+    }
+
+    private static func decodeTIFF(_ data: UnsafePointer<UInt8>, _ count: Int, name: String,
+                                   options: ImageDecodeOptions) -> Result<RGBImage, ImageError> {
+        var info = bv_info()
+        var decoder: OpaquePointer?
+        let status = bv_tiff_open(data, count, limit(options), &decoder, &info)
+        defer { bv_tiff_close(decoder) }
+        guard status == BV_OK, let decoder else {
+            return .failure(failure(status, info, format: .tiff, name: name, limit: options.maxPixels))
+        }
+        let (image, readStatus) = makeImage(info) { bv_tiff_read_rgb(decoder, $0, &info) }
+        guard let image else { return .failure(failure(readStatus, info, format: .tiff, name: name, limit: options.maxPixels)) }
         return .success(image)
     }
 

@@ -4,6 +4,10 @@ public enum ImageFormat: String, Sendable, Equatable, CaseIterable {
     case jpeg = "JPEG"
     case png = "PNG"
     case webp = "WebP"
+    case bmp = "BMP"
+    case tiff = "TIFF"
+    /// Binary PBM, PGM and PPM.
+    case netpbm = "Netpbm"
 }
 
 /// Why an image could not be decoded. Every case names the file.
@@ -13,7 +17,7 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     case unreadable(path: String, reason: String)
     /// The file has no bytes.
     case empty(path: String)
-    /// The content is not JPEG, PNG or WebP. `detected` names another format when it is one
+    /// The content is not JPEG, PNG, WebP, BMP or TIFF. `detected` names another format when it is one
     /// (GIF, BMP, TIFF, …), which PIL would open but this engine does not.
     case unknownFormat(path: String, detected: String?)
     /// The header states more pixels than `ImageDecodeOptions.maxPixels`; nothing was allocated for them.
@@ -42,8 +46,8 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .empty(path):
             return "\(path): the file is empty"
         case let .unknownFormat(path, detected):
-            if let detected { return "\(path): \(detected) images are not supported (JPEG, PNG and WebP are)" }
-            return "\(path): not a JPEG, PNG or WebP image"
+            if let detected { return "\(path): \(detected) images are not supported (JPEG, PNG, WebP, BMP, TIFF and binary PPM/PGM/PBM are)" }
+            return "\(path): not a JPEG, PNG, WebP, BMP, TIFF or PPM/PGM/PBM image"
         case let .tooLarge(path, format, width, height, limit):
             return "\(path): \(format.rawValue) image of \(width)×\(height) pixels exceeds the limit of \(limit) pixels"
         case let .truncated(path, format, reason):

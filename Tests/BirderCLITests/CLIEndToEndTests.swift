@@ -87,6 +87,98 @@ import BirderTestSupport
         #expect(samples == expected.images.map { "\(photos)/\($0.sample)\n" }.joined())
     }
 
+    /// `embed --output X.parquet` writes Birder's Parquet embeddings (checked with Birder's own
+    /// loader by tools/reference/make_parquet_fixtures.py --check-swift), which `cluster` reads back.
+    @Test func embedWritesParquetThatClusterReads() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let output = dir.appendingPathComponent("embeddings.parquet").path
+        let result = try BirderProcess.run(["embed", photos, "--model", model, "--output", output, "--batch-size", "2"])
+        #expect(result.status == 1)
+        let rows = try ParquetEmbeddingsReader.readAll(path: output)
+        #expect(rows.samples == expected.images.map { "\(photos)/\($0.sample)" })
+        #expect(rows.dimension == expected.embedding_size && rows.labels == nil)
+        #expect(relativeError(rows.embeddings, expected.images.flatMap(\.embedding)) <= 1e-4)
+        // the same numbers as the .npy output, bit for bit
+        let npy = dir.appendingPathComponent("embeddings.npy").path
+        _ = try BirderProcess.run(["embed", photos, "--model", model, "--output", npy, "--batch-size", "2"])
+        #expect(try NPY.readFloat32(npy).scalars.map(\.bitPattern) == rows.embeddings.map(\.bitPattern))
+        let clustered = try BirderProcess.run(["cluster", "--data", output])
+        #expect(clustered.status == 0, "\(clustered.stderr)")
+        #expect(clustered.stdout.hasPrefix("AMI "))
+    }
+
+    /// `predict --save-results` on an ImageFolder of the photos writes Birder's results CSV: the
+    /// same lines as the file Birder itself wrote for these images (tools/reference/
+    /// make_results_fixtures.py), probabilities within float noise of Birder's.
+    @Test func predictSavesBirdersResultsFiles() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        for (photo, folder) in [("a_chelsea.jpg", "Coleoptera"), ("insects/b_coffee.png", "Lepidoptera"), ("insects/c_chelsea.webp", "unsorted")] {
+            let target = dir.appendingPathComponent("labelled/\(folder)")
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "\(photos)/\(photo)",
+                                             toPath: target.appendingPathComponent((photo as NSString).lastPathComponent).path)
+        }
+        let result = try BirderProcess.run(["predict", "labelled", "--model", model, "--save-results", "r.csv",
+                                            "--save-sparse-results", "r_sparse.csv", "--save-output", "out.csv"], directory: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        let ours = try String(contentsOfFile: dir.appendingPathComponent("r.csv").path, encoding: .utf8).split(separator: "\n")
+        let birders = try String(contentsOfFile: Fixtures.path("results/photos.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(ours.count == birders.count && ours.count == 5)
+        #expect(ours.prefix(2) == birders.prefix(2))
+        for (a, b) in zip(ours.dropFirst(2), birders.dropFirst(2)) {
+            let x = a.split(separator: ",", omittingEmptySubsequences: false), y = b.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(x.prefix(4) == y.prefix(4))
+            let difference = zip(x.dropFirst(4), y.dropFirst(4)).map { abs(Double($0)! - Double($1)!) }.max() ?? 1
+            #expect(difference <= 1e-5, "\(a) vs \(b)")
+        }
+        let sparse = try String(contentsOfFile: dir.appendingPathComponent("r_sparse.csv").path, encoding: .utf8).split(separator: "\n")
+        #expect(sparse[1] == "sample,label,label_name,prediction,prob_0,idx_0,prob_1,idx_1,prob_2,idx_2,prob_3,idx_3")
+        let output = try String(contentsOfFile: dir.appendingPathComponent("out.csv").path, encoding: .utf8).split(separator: "\n")
+        #expect(output[0] == "sample,label,prediction,Coleoptera,Diptera,Hymenoptera,Lepidoptera")
+        #expect(output[3].hasPrefix("labelled/unsorted/c_chelsea.webp,-1,Hymenoptera,"))
+
+        // Birder's short report, word for word as Birder logs it for this file
+        let summarized = try BirderProcess.run(["predict", "labelled", "--model", model, "--summary", "--summary-json", "s.json"],
+                                               directory: dir)
+        #expect(summarized.status == 0, "\(summarized.stderr)")
+        let report = try #require(try Fixtures.json([String: [String]].self, "results/summaries.json")["photos.csv"])
+        let printed = summarized.stderr.split(separator: "\n").map(String.init)
+        for line in report { #expect(printed.contains(line), "\(line)") }
+        #expect(printed.contains("  Coleoptera: 1 labelled, 0 correct, 1 predicted"))
+        let summaryJSON = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("s.json"))) as? [String: Any])
+        #expect(summaryJSON["labelled"] as? Int == 2 && summaryJSON["top_k_accuracy"] as? Double == 1.0)
+
+        let twoHeads = try BirderProcess.run(["predict", "labelled", "--model", model, "--head", "order",
+                                              "--head", Fixtures.path("cli/models/rdnet_t_tiny-test-order.head.pt"),
+                                              "--save-results", "r2.csv"], directory: dir)
+        #expect(twoHeads.status == 2 && twoHeads.stderr.contains("put {head} in the path"), "\(twoHeads.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("r2.csv").path))
+    }
+
+    /// `--center-crop` / `--simple-crop` give Birder's embeddings under those options
+    /// (tools/reference/make_preprocessing_fixtures.py); a crop that leaves nothing is a usage error.
+    @Test func embedWithBirdersPreprocessingFlags() throws {
+        struct Fixture: Decodable {
+            struct Image: Decodable { let sample: String; let embedding: [Float] }
+            struct Case: Decodable { let center_crop: Double; let simple_crop: Bool; let images: [Image] }
+            let cases: [Case]
+        }
+        let fixture = try Fixtures.json(Fixture.self, "cli/preprocessing.json")
+        let dir = try BirderProcess.temporaryDirectory()
+        for testCase in fixture.cases.prefix(2) {
+            let output = dir.appendingPathComponent("e.csv").path
+            let result = try BirderProcess.run(["embed", "\(photos)/a_chelsea.jpg", "--model", model, "--output", output,
+                                                "--center-crop", "\(testCase.center_crop)"] + (testCase.simple_crop ? ["--simple-crop"] : []))
+            #expect(result.status == 0, "\(result.stderr)")
+            let row = try #require(try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").last)
+            let values = row.split(separator: ",").dropFirst().map { Float($0)! }
+            #expect(relativeError(values, testCase.images[0].embedding) <= 1e-4)
+        }
+        let refused = try BirderProcess.run(["embed", "\(photos)/a_chelsea.jpg", "--model", model, "--output",
+                                             dir.appendingPathComponent("x.csv").path, "--center-crop", "0"])
+        #expect(refused.status == 2 && refused.stderr.contains("--center-crop"))
+    }
+
     @Test(arguments: ["csv", "safetensors"])
     func embedOtherFormats(ext: String) throws {
         let dir = try BirderProcess.temporaryDirectory()

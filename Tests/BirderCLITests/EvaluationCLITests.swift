@@ -71,6 +71,36 @@ import BirderTestSupport
         #expect(Set(lines.dropFirst().map { $0.split(separator: ",")[2] }).count == 10)
     }
 
+    /// The same digits as Parquet (written by the library's writer) cluster exactly as the CSV does.
+    @Test func clusterReadsParquetAsItReadsCSV() throws {
+        let indices = Array(0..<200)
+        let csv = try writeCSV("some.csv", indices)
+        let parquet = directory.appendingPathComponent("some.parquet").path
+        try ParquetEmbeddingsFile.write(
+            samples: indices.map { "digit\(digits.labels[$0])/\($0).png" }, labels: nil,
+            embeddings: indices.flatMap { i in (0..<digits.d).map { pixels[i * digits.d + $0] / 16 } },
+            dimension: digits.d, to: parquet, rowGroupRows: 64)
+        let fromCSV = try BirderProcess.run(["cluster", "--data", csv])
+        let fromParquet = try BirderProcess.run(["cluster", "--data", parquet])
+        #expect(fromParquet.status == 0, "\(fromParquet.stderr)")
+        #expect(fromParquet.stdout == fromCSV.stdout && fromCSV.stdout.hasPrefix("AMI "))
+    }
+
+    /// Birder's own Parquet embeddings (its predict writer, pyarrow: snappy, dictionary pages, two
+    /// row groups) train a head; their `label` column gives the classes.
+    @Test func probeTrainsOnBirdersParquet() throws {
+        let head = directory.appendingPathComponent("birder-parquet.head.pt").path
+        let trained = try BirderProcess.run(["probe", "train", "--train", Fixtures.path("parquet/birder_embeddings.parquet"),
+                                             "--epochs", "2", "--output", head])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let loaded = try Head.load(head)
+        #expect(loaded.classNames == ["0", "1", "2"])
+        #expect(loaded.weight.shape == [3, 8])
+        let refused = try BirderProcess.run(["cluster", "--data", Fixtures.path("parquet/birder_output.parquet")])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("birder_output.parquet") && refused.stderr.contains("`embedding`"))
+    }
+
     @Test func probeRefusesAHeadOfTheWrongWidth() throws {
         let test = try writeCSV("small.csv", Array(0..<20))
         let result = try BirderProcess.run(["probe", "eval", "--data", test, "--head", Fixtures.path("cli/models/rdnet_t_tiny-test-order.head.pt")])

@@ -9,18 +9,12 @@ import Testing
 @Suite struct RefusalTests {
     /// The first bytes of a file in each format PIL opens and this engine does not.
     static let headers: [(String, [UInt8])] = [
-        ("PPM", Array("P6\n2 2\n255\n".utf8) + [UInt8](repeating: 7, count: 12)),
-        ("PGM", Array("P5\n2 2\n255\n".utf8) + [1, 2, 3, 4]),
-        ("PBM", Array("P4\n8 1\n".utf8) + [0x55]),
         ("PPM", Array("P3 1 1 255 0 0 0\n".utf8)),
         ("PAM", Array("P7\nWIDTH 1\n".utf8)),
         ("PFM", Array("Pf\n1 1\n-1.0\n".utf8) + [0, 0, 0, 0]),
-        ("TIFF", [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0]),
-        ("TIFF", [0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8]),
         ("BigTIFF", [0x49, 0x49, 0x2B, 0x00, 8, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0]),
         ("BigTIFF", [0x4D, 0x4D, 0x00, 0x2B, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16]),
         ("GIF", Array("GIF89a".utf8) + [1, 0, 1, 0]),
-        ("BMP", Array("BM".utf8) + [UInt8](repeating: 0, count: 30)),
         ("ICO", [0, 0, 1, 0, 1, 0, 16, 16]),
         ("PSD", Array("8BPS".utf8) + [0, 1]),
         ("QOI", Array("qoif".utf8) + [0, 0, 0, 1, 0, 0, 0, 1, 3, 0]),

@@ -28,6 +28,24 @@ public enum EmbeddingFiles {
         try list.commit()
     }
 
+    /// Writes `embeddings` (N×D) as Birder's Parquet embeddings (`sample`, optional `label`
+    /// with -1 where unknown, `embedding: fixed_size_list<float32>[D]`), which Birder's
+    /// `birder.eval` tools and `load_embeddings` read. Any sample name can be stored.
+    /// For output written batch by batch (and resumable), use `ParquetEmbeddingsEncoder`.
+    public static func writeParquet(_ embeddings: Tensor, samples: [String], labels: [Int64]? = nil, to path: String) throws {
+        precondition(embeddings.rank == 2 && embeddings.shape[0] == samples.count, "one sample name per row")
+        precondition(labels.map { $0.count == samples.count } ?? true, "one label per row")
+        try ParquetEmbeddingsFile.write(samples: samples, labels: labels, embeddings: embeddings.scalars,
+                                        dimension: embeddings.shape[1], to: path)
+    }
+
+    /// Reads Birder's Parquet embeddings (as Birder, pyarrow, polars or `writeParquet` write
+    /// them): the sample names, the N×D matrix and the `label` column when the file has one.
+    public static func readParquet(_ path: String) throws -> (samples: [String], embeddings: Tensor, labels: [Int64?]?) {
+        let rows = try ParquetEmbeddingsReader.readAll(path: path)
+        return (rows.samples, Tensor(shape: [rows.samples.count, rows.dimension], values: rows.embeddings), rows.labels)
+    }
+
     /// The rows whose names `canBeListed`, and the names of the others.
     public static func listable(_ embeddings: Tensor, samples: [String]) -> (samples: [String], embeddings: Tensor, refused: [String]) {
         let kept = samples.indices.filter { canBeListed(samples[$0]) }
@@ -87,6 +105,10 @@ public struct EmbeddingCache: Sendable {
     /// The cache file for these images embedded by `model` (it may not exist yet).
     public func file(model: BirderModel, images: [String]) -> URL {
         var key = "\(model.checkpoint.standardizedFileURL.path)|\(model.network)|\(Self.stamp(model.checkpoint.path))"
+        // Other preprocessing gives other embeddings (the default keeps the keys it always had).
+        if model.preprocessing != Preprocessing() {
+            key += "|center_crop=\(model.preprocessing.centerCrop)|simple_crop=\(model.preprocessing.simpleCrop)"
+        }
         for image in images { key += "|\(image)|\(Self.stamp(image))" }
         return directory.appendingPathComponent("embeddings-\(String(SeededParameters.fnv1a64(key), radix: 16)).npy")
     }
@@ -164,8 +186,10 @@ extension EmbeddingFiles {
             }
             samples = names
             matrix = Tensor(shape: [names.count, width], values: values)
+        case "parquet":
+            (samples, matrix, _) = try readParquet(path)
         default:
-            throw fail("not an embeddings file (.npy, .csv, .safetensors)")
+            throw fail("not an embeddings file (.npy, .csv, .safetensors, .parquet)")
         }
         guard matrix.rank == 2, matrix.shape[0] == samples.count else {
             throw fail("\(samples.count) samples for an embedding matrix of shape \(matrix.shape)")

@@ -4,7 +4,7 @@ import Foundation
 /// folders searched recursively for the formats the engine reads, in sorted order.
 public enum ImageCollection {
     /// File extensions of the formats the decoder reads.
-    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "ppm", "pgm"]
 
     /// Every image path of `inputs` in order: files as given, directories expanded in sorted order.
     /// Files whose names cannot be opened through a `String` path are left out (see `scan`).

@@ -1,7 +1,7 @@
 import BirderVision
 import Foundation
 
-/// One image for an inference session: a file, encoded bytes (JPEG, PNG or WebP, e.g. an upload),
+/// One image for an inference session: a file, encoded bytes (JPEG, PNG, WebP or BMP, e.g. an upload),
 /// or an image already decoded. `name` identifies it in results and errors.
 public enum ImageInput: Sendable {
     case file(URL)

@@ -29,6 +29,9 @@ public struct BirderModel: Sendable {
     public let instructionSet: InstructionSet
     /// Heads attached with `load(heads:)` or `attachingHead`, in that order.
     public let heads: [ClassifierHead]
+    /// Birder's preprocessing options (`--center-crop`, `--simple-crop`); the defaults are the
+    /// model cards' (resize to the input size, no crop). Set with `withPreprocessing`.
+    public private(set) var preprocessing = Preprocessing()
     /// The classifier stored in the checkpoint itself, if any (used when no head is attached).
     public var checkpointClassifier: ClassifierHead? {
         loaded.classifier.map { ClassifierHead(name: "classifier", file: checkpoint, classifier: $0) }
@@ -79,7 +82,7 @@ public struct BirderModel: Sendable {
         return BirderModel(name: name, network: network, checkpoint: checkpoint, inputSize: inputSize,
                            instructionSet: instructionSet,
                            heads: heads + [ClassifierHead(name: headName, file: file, classifier: classifier)],
-                           loaded: loaded)
+                           preprocessing: preprocessing, loaded: loaded)
     }
 
     /// The heads `classify` reports: the attached ones, else the checkpoint's own classifier.
@@ -90,7 +93,23 @@ public struct BirderModel: Sendable {
     /// The inference transform of this model (Pillow-exact bicubic resize to the input size,
     /// then the checkpoint's normalisation).
     var transform: InferenceTransform {
-        InferenceTransform(height: inputSize.height, width: inputSize.width, stats: loaded.rgbStats)
+        InferenceTransform(height: inputSize.height, width: inputSize.width, stats: loaded.rgbStats,
+                           centerCrop: preprocessing.centerCrop, simpleCrop: preprocessing.simpleCrop)
+    }
+
+    /// This model with Birder's preprocessing options: `centerCrop` c resizes to
+    /// `(int(H / c), int(W / c))` and crops the centre H×W (Birder's `--center-crop`, 0 < c ≤ 1
+    /// in practice); `simpleCrop` resizes keeping the aspect ratio to cover that size first
+    /// (Birder's `--simple-crop`).
+    public func withPreprocessing(centerCrop: Double = 1.0, simpleCrop: Bool = false) throws -> BirderModel {
+        guard centerCrop > 0, centerCrop.isFinite,
+              Int(Double(inputSize.height) / centerCrop) > 0, Int(Double(inputSize.width) / centerCrop) > 0,
+              Double(inputSize.height) / centerCrop < 1e6, Double(inputSize.width) / centerCrop < 1e6 else {
+            throw PreprocessingError.invalidCenterCrop(centerCrop, inputSize: inputSize)
+        }
+        var copy = self
+        copy.preprocessing = Preprocessing(centerCrop: centerCrop, simpleCrop: simpleCrop)
+        return copy
     }
 }
 
@@ -122,5 +141,27 @@ public struct ClassifierHead: Sendable {
     /// The name of class `index` (the index as text when the head has no names).
     public func className(_ index: Int) -> String {
         classifier.classNames.isEmpty ? String(index) : classifier.classNames[index]
+    }
+}
+
+/// Birder's preprocessing options for inference (`inference_preset`'s `center_crop`, `simple_crop`).
+public struct Preprocessing: Sendable, Equatable {
+    public var centerCrop: Double = 1.0
+    public var simpleCrop: Bool = false
+
+    public init(centerCrop: Double = 1.0, simpleCrop: Bool = false) {
+        self.centerCrop = centerCrop
+        self.simpleCrop = simpleCrop
+    }
+}
+
+public enum PreprocessingError: Error, CustomStringConvertible, Sendable, Equatable {
+    case invalidCenterCrop(Double, inputSize: ImageSize)
+
+    public var description: String {
+        switch self {
+        case let .invalidCenterCrop(crop, size):
+            return "center crop \(crop) does not fit the input size \(size) (it resizes to int(size / crop) first; use a value in (0, 1])"
+        }
     }
 }

@@ -76,7 +76,11 @@ extension InferenceSession {
     }
 
     /// The top `topK` classes of every head for a collection, into `run.output` or standard output.
+    /// - allProbabilities: called with every class of every head for each image whose row is written
+    ///   by this call (Birder's results files, accuracy summaries); a resumed run calls it only for
+    ///   the images it processes.
     public func classify(_ run: CollectionRun, topK: Int = 5, format: PredictionFormat = .csv,
+                         allProbabilities: ((_ sample: String, Classification) throws -> Void)? = nil,
                          progress: (CollectionRunProgress) -> Void = { _ in },
                          shouldStop: () -> Bool = { false }) throws -> CollectionRunOutcome {
         let heads = model.classifyingHeads
@@ -97,9 +101,11 @@ extension InferenceSession {
                 } else {
                     sink = StreamSink()
                 }
-                return PredictionWriter(format: format, sink: sink, columns: columns)
+                return PredictionWriter(format: format, sink: sink, columns: columns, observer: allProbabilities)
             },
-            stream: { paths in try self.classify(paths.map(ImageInput.path), topK: topK) },
+            stream: { paths in
+                try self.classify(paths.map(ImageInput.path), topK: allProbabilities == nil ? topK : max(topK, heads.map(\.classCount).max() ?? topK))
+            },
             progress: progress, shouldStop: shouldStop)
     }
 }
@@ -149,12 +155,20 @@ struct CollectionRunner {
 
         do {
             if !resumed { try writer.begin() }
+            // The last state a run can continue from: every row so far in the sinks (a Parquet
+            // writer holds rows until its row group is full, so only its group boundaries qualify).
+            var checkpoint = journal
+            func markCheckpoint() {
+                guard writer.pendingRows == 0 else { return }
+                checkpoint = journal
+                checkpoint.parts = writer.sinks.map { RunJournal.Part(path: $0.path, length: $0.length) }
+            }
             func record() throws {
                 guard journaled, let journalPath else { return }
                 for sink in writer.sinks { try sink.sync() }
-                journal.parts = writer.sinks.map { RunJournal.Part(path: $0.path, length: $0.length) }
-                try writeRecord(journal, to: journalPath)
+                try writeRecord(checkpoint, to: journalPath)
             }
+            markCheckpoint()
             try record()
             let resumedAt = journal.done
             var sinceRecord = 0
@@ -171,11 +185,12 @@ struct CollectionRunner {
                 if failure != nil { journal.failed += 1 }
                 journal.done += 1
                 sinceRecord += 1
+                markCheckpoint()
                 progress(CollectionRunProgress(done: journal.done, total: total, sample: item.name, failure: failure))
                 if shouldStop() {
                     items.cancel()
                     try record()
-                    return .stopped(done: journal.done, total: total, journal: journaled ? journalPath : nil)
+                    return .stopped(done: checkpoint.done, total: total, journal: journaled ? journalPath : nil)
                 }
                 if sinceRecord >= batchSize {
                     try record()

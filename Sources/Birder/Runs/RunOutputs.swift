@@ -15,10 +15,13 @@ package protocol RunWriter: AnyObject {
     func append(sample: String, value: Value, row: Int) throws -> String?
     /// Writes what follows `rows` rows and moves the files into place.
     func finish(rows: Int) throws
+    /// Rows appended but not yet in the sinks; a journal records only states where this is 0.
+    var pendingRows: Int { get }
 }
 
 extension RunWriter {
     package func discard() { for sink in sinks { sink.discard() } }
+    package var pendingRows: Int { 0 }
 }
 
 // MARK: - Embeddings
@@ -31,6 +34,8 @@ public enum EmbeddingFormat: String, Sendable, CaseIterable, Codable {
     case csv
     /// Tensor `embedding` N×D; the sample list as JSON in the metadata key `samples`.
     case safetensors
+    /// Birder's Parquet embeddings: `sample: string`, `embedding: fixed_size_list<float32>[D]`.
+    case parquet
 
     public init?(path: String) {
         self.init(rawValue: (path as NSString).pathExtension.lowercased())
@@ -47,6 +52,12 @@ package final class EmbeddingWriter: RunWriter {
     /// `.npy`: the header is written for zero rows, padded to the length the header of the largest
     /// possible row count needs, and rewritten in place once the count is known.
     private let headerLength: Int
+    /// `.parquet`: rows are held until a row group is full (then written); resumable at group ends.
+    private var parquet: ParquetEmbeddingsEncoder?
+    /// Rows per Parquet row group: 1,024 rows of 1,040 floats are 4 MB, a few thousand groups for
+    /// millions of images, and at most that many images computed again after a kill.
+    package static let parquetRowGroupRows = 1024
+    package var pendingRows: Int { parquet?.pendingRows ?? 0 }
 
     /// - capacity: the most rows the run can write (its images).
     /// - resuming: the sinks' lengths a journal recorded, to continue an interrupted run.
@@ -60,7 +71,7 @@ package final class EmbeddingWriter: RunWriter {
         let parts: [(path: String, spooled: Bool)]
         switch format {
         case .npy: parts = [(output, false), (output + ".samples.txt", false)]
-        case .csv: parts = [(output, false)]
+        case .csv, .parquet: parts = [(output, false)]
         case .safetensors:
             // The header holds the sample list and row count, known at the end: rows and names are
             // kept in parts (beside the output, or spooled when it is a device) and assembled then.
@@ -77,6 +88,18 @@ package final class EmbeddingWriter: RunWriter {
             throw error
         }
         self.sinks = sinks
+        if format == .parquet {
+            let partial = sinks[0] as! PartialFile
+            do {
+                parquet = try lengths.map {
+                    try ParquetEmbeddingsEncoder(resuming: partial.partialPath, length: $0[0], dimension: width, withLabels: false,
+                                                 rowGroupRows: Self.parquetRowGroupRows)
+                } ?? ParquetEmbeddingsEncoder(dimension: width, withLabels: false, rowGroupRows: Self.parquetRowGroupRows)
+            } catch {
+                for sink in sinks { sink.discard() }
+                throw error
+            }
+        }
     }
 
     private static func npyHeader(rows: Int, width: Int, length: Int? = nil) throws -> [UInt8] {
@@ -89,7 +112,7 @@ package final class EmbeddingWriter: RunWriter {
         switch format {
         case .npy: try sinks[0].append(try Self.npyHeader(rows: 0, width: width, length: headerLength))
         case .csv: try sinks[0].append((["sample"] + (0..<width).map(String.init)).joined(separator: ",") + "\n")
-        case .safetensors: break
+        case .safetensors, .parquet: break
         }
     }
 
@@ -107,6 +130,8 @@ package final class EmbeddingWriter: RunWriter {
         case .safetensors:
             try value.withUnsafeBytes { try sinks[0].append($0) }
             try sinks[1].append(TextFormat.jsonString(sample) + "\n")
+        case .parquet:
+            try sinks[0].append(parquet!.append(samples: [sample], embeddings: value))
         }
         return nil
     }
@@ -119,6 +144,9 @@ package final class EmbeddingWriter: RunWriter {
             try sinks[1].commit()
             try sinks[0].commit()
         case .csv:
+            try sinks[0].commit()
+        case .parquet:
+            try sinks[0].append(parquet!.finish())
             try sinks[0].commit()
         case .safetensors:
             let rowsPart = sinks[0] as! PartialFile, namesPart = sinks[1] as! PartialFile
@@ -161,13 +189,17 @@ public enum PredictionFormat: String, Sendable, CaseIterable, Codable {
 package final class PredictionWriter: RunWriter {
     package let format: PredictionFormat
     package let sinks: [any RunSink]
-    /// Column groups of the CSV (the classes reported per head).
+    /// Classes reported per head (column groups of the CSV; entries of the JSON).
     private let columns: Int
+    /// Sees each written image's classification as computed (all classes when it asked for them).
+    private let observer: ((String, Classification) throws -> Void)?
 
-    package init(format: PredictionFormat, sink: any RunSink, columns: Int) {
+    package init(format: PredictionFormat, sink: any RunSink, columns: Int,
+                 observer: ((String, Classification) throws -> Void)? = nil) {
         self.format = format
         self.sinks = [sink]
         self.columns = columns
+        self.observer = observer
     }
 
     package func begin() throws {
@@ -181,6 +213,7 @@ package final class PredictionWriter: RunWriter {
     }
 
     package func append(sample: String, value: Classification, row: Int) throws -> String? {
+        try observer?(sample, value)
         switch format {
         case .csv:
             try sinks[0].append(value.heads.map { csvRow(sample: sample, prediction: $0) }.joined())
@@ -212,7 +245,7 @@ package final class PredictionWriter: RunWriter {
 
     private func jsonObject(sample: String, classification: Classification) -> String {
         let predictions = classification.heads.map { prediction -> String in
-            let entries = prediction.top.map {
+            let entries = prediction.top.prefix(columns).map {
                 "{\"class\": \(TextFormat.jsonString($0.name)), \"index\": \($0.index), \"probability\": \($0.probability)}"
             }
             return "\(TextFormat.jsonString(prediction.head)): [\(entries.joined(separator: ", "))]"

@@ -14,7 +14,7 @@ struct ClusterCommand: ParsableCommand {
           birder cluster --data test.npy --output clusters.csv
         """)
 
-    @Option(name: .long, help: "Embeddings (.npy with .samples.txt, .csv or .safetensors), or an image folder with --model.")
+    @Option(name: .long, help: "Embeddings (.npy with .samples.txt, .csv, .safetensors, or .parquet as Birder writes it), or an image folder with --model.")
     var data: String
 
     @OptionGroup var labelOption: LabelOption

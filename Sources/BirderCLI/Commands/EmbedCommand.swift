@@ -11,6 +11,8 @@ struct EmbedCommand: ParsableCommand {
           .npy          float32 N×D, C order, little-endian, plus FILE.samples.txt (one path per row)
           .csv          Birder's embeddings CSV: sample, then columns 0…D-1
           .safetensors  tensor "embedding" N×D; the sample list as JSON in the metadata key "samples"
+          .parquet      Birder's Parquet embeddings (sample, embedding: fixed_size_list<float32>[D]),
+                        read by Birder's `python -m birder.eval` tools and by probe/cluster
         Unreadable images are reported on stderr and left out (exit status 1).
 
         Rows are written as batches complete (memory does not grow with the number of images). A run
@@ -26,13 +28,15 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: InputOptions
 
-    @Option(name: .long, help: "Output file: .npy, .csv or .safetensors.")
+    @Option(name: .long, help: "Output file: .npy, .csv, .safetensors or .parquet (e.g. --output embeddings.parquet).")
     var output: String
 
     @OptionGroup var runOptions: RunOptions
 
+    @OptionGroup(title: "Preprocessing (Birder's flags)") var preprocessing: PreprocessingOptions
+
     func validate() throws {
-        guard EmbeddingFormat(path: output) != nil else { throw ValidationError("--output must end in .npy, .csv or .safetensors") }
+        guard EmbeddingFormat(path: output) != nil else { throw ValidationError("--output must end in .npy, .csv, .safetensors or .parquet") }
         guard model.head.isEmpty else { throw ValidationError("embed takes no --head (heads act on embeddings)") }
     }
 
@@ -40,7 +44,7 @@ struct EmbedCommand: ParsableCommand {
         try reportingErrors {
             try input.checkRanges()
             let shard = try runOptions.resolvedShard()
-            let loaded = try model.load()
+            let loaded = try preprocessing.apply(to: model.load())
             let (manifest, skipped) = try input.manifest(shard: shard)
             let session = try input.session(for: loaded)
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)

@@ -31,6 +31,10 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var runOptions: RunOptions
 
+    @OptionGroup(title: "Birder results files") var resultsFiles: ResultsFileOptions
+
+    @OptionGroup(title: "Preprocessing (Birder's flags)") var preprocessing: PreprocessingOptions
+
     func run() throws {
         try reportingErrors {
             try OptionRange.topK.check(topK)
@@ -39,7 +43,12 @@ struct PredictCommand: ParsableCommand {
             if output == nil, shard != nil || runOptions.resume {
                 throw CLIError.usage("--shard and --resume need --output (a file to journal and name after the shard)")
             }
-            let loaded = try model.load()
+            if resultsFiles.isRequested, shard != nil || runOptions.resume {
+                // They hold every image of the run, and an interrupted run's would be lost with its
+                // process: merge the shards' predictions instead, or run the whole list at once.
+                throw CLIError.usage("Birder's results files and --summary come from one whole run: not with --shard or --resume")
+            }
+            let loaded = try preprocessing.apply(to: model.load())
             let (manifest, skipped) = try input.manifest(shard: shard)
             let session = try input.session(for: loaded)
             // The library gives all classes of a head when --top-k exceeds them; the user hears once
@@ -49,10 +58,15 @@ struct PredictCommand: ParsableCommand {
                 Terminal.note("note: --top-k \(topK) is more than the classes of "
                     + short.map { "head '\($0.name)' (\($0.classCount))" }.joined(separator: ", ") + "; reporting all of them")
             }
+            let results = resultsFiles.isRequested ? try ResultsFiles(options: resultsFiles, heads: loaded.classifyingHeads) : nil
+            defer { results?.discard() }
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
             let failed = try CollectionRunReporter.execute(label: "predict", run: run, summary: { "predictions for \($0) image\($0 == 1 ? "" : "s")" }) { progress, shouldStop in
-                try session.classify(run, topK: topK, format: format, progress: progress, shouldStop: shouldStop)
+                try session.classify(run, topK: topK, format: format, allProbabilities: results.map { files in
+                    { sample, classification in try files.write(sample: sample, classification: classification) }
+                }, progress: progress, shouldStop: shouldStop)
             }
+            try results?.commit()
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }
         }
     }

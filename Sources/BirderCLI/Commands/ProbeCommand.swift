@@ -9,9 +9,9 @@ struct ProbeCommand: ParsableCommand {
         subcommands: [ProbeTrainCommand.self, ProbeEvalCommand.self])
 }
 
-/// Labels: `--labels CSV` (sample,label), else each sample's parent folder (ImageFolder layout).
+/// Labels: `--labels CSV` (sample,label), else a Parquet file's own `label` column, else each sample's parent folder (ImageFolder layout).
 struct LabelOption: ParsableArguments {
-    @Option(name: .long, help: "CSV of sample,label (default: each sample's parent folder name).")
+    @Option(name: .long, help: "CSV of sample,label (default: a Parquet file's label column when every row has one, else each sample's parent folder name).")
     var labels: String?
 }
 
@@ -29,7 +29,7 @@ struct ProbeTrainCommand: ParsableCommand {
           birder probe train --train train.npy --val val.npy --epochs 10 --output rdnet_t_ibot-bioscan5m-order.head.pt
         """)
 
-    @Option(name: .long, help: "Training embeddings (.npy with .samples.txt, .csv or .safetensors), or an image folder with --model.")
+    @Option(name: .long, help: "Training embeddings (.npy with .samples.txt, .csv, .safetensors, or .parquet as Birder writes it), or an image folder with --model.")
     var train: String
 
     @Option(name: .long, help: "Validation embeddings (or an image folder with --model), reported each epoch.")

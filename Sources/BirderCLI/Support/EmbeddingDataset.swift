@@ -1,8 +1,10 @@
 import Birder
 import Foundation
 
-/// Embeddings written by `birder embed` (.npy + .samples.txt, .csv, .safetensors) with a class
-/// per sample: from `--labels CSV` (`sample,label`), else the parent folder's name (ImageFolder).
+/// Embeddings written by `birder embed` (.npy + .samples.txt, .csv, .safetensors, .parquet) or by
+/// Birder (.parquet) with a class per sample: from `--labels CSV` (`sample,label`), else a
+/// Parquet file's own `label` column when every row has one, else the parent folder's name
+/// (ImageFolder).
 struct EmbeddingDataset {
     let path: String
     let samples: [String]
@@ -15,7 +17,7 @@ struct EmbeddingDataset {
     var count: Int { samples.count }
 
     static func load(_ path: String, labelsFile: String?) throws -> EmbeddingDataset {
-        let (samples, matrix) = try readEmbeddings(path)
+        let (samples, matrix, fileLabels) = try readEmbeddings(path)
         guard matrix.rank == 2, matrix.shape[0] == samples.count else {
             throw CLIError.usage("\(path): \(samples.count) samples for an embedding matrix of shape \(matrix.shape)")
         }
@@ -28,6 +30,8 @@ struct EmbeddingDataset {
                 }
                 return label
             }
+        } else if let fileLabels, fileLabels.allSatisfy({ ($0 ?? -1) >= 0 }) {
+            labels = fileLabels.map { String($0!) }
         } else {
             labels = samples.map { (($0 as NSString).deletingLastPathComponent as NSString).lastPathComponent }
         }
@@ -41,45 +45,16 @@ struct EmbeddingDataset {
         return (classes, labels.map { lookup[$0] })
     }
 
-    private static func readEmbeddings(_ path: String) throws -> ([String], Tensor) {
+    /// Sample names, the matrix, and the file's own labels (Parquet's `label` column; nil otherwise),
+    /// read by the library (`EmbeddingFiles`).
+    private static func readEmbeddings(_ path: String) throws -> ([String], Tensor, [Int64?]?) {
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError.usage("\(path): no such file") }
-        switch (path as NSString).pathExtension.lowercased() {
-        case "npy":
-            let matrix = try NPY.readFloat32(path)
-            let list = path + ".samples.txt"
-            guard FileManager.default.fileExists(atPath: list) else {
-                throw CLIError.usage("\(path): needs its sample list \(list) (written by `birder embed`)")
-            }
-            let text = try readText(list)
-            return (text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init), matrix)
-        case "safetensors":
-            let file = try Safetensors.load(path)
-            guard let json = file.metadata["samples"], let data = json.data(using: .utf8),
-                  let samples = try? JSONSerialization.jsonObject(with: data) as? [String] else {
-                throw CLIError.usage("\(path): no \"samples\" list in the metadata (written by `birder embed`)")
-            }
-            return (samples, try file.tensors.float32Tensor(named: "embedding"))
-        case "csv":
-            let text = try readText(path)
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-            guard !lines.isEmpty else { throw CLIError.usage("\(path): empty") }
-            let header = splitCSVLine(String(lines.removeFirst()))
-            guard header.first == "sample", header.count > 1 else { throw CLIError.usage("\(path): expected a header `sample,0,1,…`") }
-            let d = header.count - 1
-            var samples: [String] = [], values: [Float] = []
-            values.reserveCapacity(lines.count * d)
-            for (number, line) in lines.enumerated() {
-                let fields = splitCSVLine(String(line))
-                guard fields.count == header.count else { throw CLIError.usage("\(path): line \(number + 2) has \(fields.count) fields, expected \(header.count)") }
-                samples.append(fields[0])
-                for field in fields.dropFirst() {
-                    guard let value = Float(field) else { throw CLIError.usage("\(path): line \(number + 2): '\(field)' is not a number") }
-                    values.append(value)
-                }
-            }
-            return (samples, Tensor(shape: [samples.count, d], values: values))
-        default:
-            throw CLIError.usage("\(path): expected .npy, .csv or .safetensors embeddings")
+        do {
+            if (path as NSString).pathExtension.lowercased() == "parquet" { return try EmbeddingFiles.readParquet(path) }
+            let (samples, matrix) = try EmbeddingFiles.read(path)
+            return (samples, matrix, nil)
+        } catch let error as EmbeddingFileError {
+            throw CLIError.usage(error.description)
         }
     }
 

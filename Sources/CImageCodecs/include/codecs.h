@@ -1,5 +1,5 @@
 #pragma once
-// C shims over libjpeg-turbo, libpng and libwebp for BirderVision.
+// C shims over libjpeg-turbo, libpng, libwebp and libtiff for BirderVision.
 //
 // Why C: libjpeg and libpng report errors by calling a handler that must not return; the handlers
 // here longjmp back into the C function that called the library (setjmp lives in that frame), so
@@ -61,6 +61,14 @@ void bv_png_close(bv_png *dec);
 
 bv_status bv_webp_info(const uint8_t *data, size_t size, uint64_t max_pixels, bv_info *info);
 bv_status bv_webp_read_rgb(const uint8_t *data, size_t size, uint8_t *rgb, bv_info *info);
+
+// MARK: TIFF (libtiff; the first image of the file)
+
+typedef struct bv_tiff bv_tiff;
+
+bv_status bv_tiff_open(const uint8_t *data, size_t size, uint64_t max_pixels, bv_tiff **out, bv_info *info);
+bv_status bv_tiff_read_rgb(bv_tiff *dec, uint8_t *rgb, bv_info *info);
+void bv_tiff_close(bv_tiff *dec);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,68 @@
+"""Binary Netpbm fixtures (P4, P5, P6) for BirderVision's decoder, and what
+`PIL.Image.open(p).convert("RGB")` gives for each (Pillow 13, the reference environment).
+
+Run from the repository root:
+
+    /work/venv-ref/bin/python tools/reference/make_netpbm_fixtures.py
+
+Writes Tests/Fixtures/vision/netpbm/: *.ppm/*.pgm/*.pbm (a 37×23 crop of chelsea.png: Pillow's own
+writer for P4/P5/P6, and hand-written headers with comments, odd whitespace, maxval 100 and 1000,
+a sample above maxval, 16-bit P5, truncated data), *.rgb (Pillow's pixels) and expected.json
+(width, height, Pillow's verdict, and whether this engine refuses it).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+OUT = Path("Tests/Fixtures/vision/netpbm")
+W, H = 37, 23
+
+
+def main() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    base = Image.open("Tests/Fixtures/vision/images/chelsea.png").convert("RGB").crop((100, 60, 100 + W, 60 + H))
+    rgb = np.asarray(base)
+    gray = np.asarray(base.convert("L"))
+    files: dict[str, bytes] = {}
+    refuse = set()
+    for name, im in [("pil.ppm", base), ("pil.pgm", base.convert("L")), ("pil.pbm", base.convert("1"))]:
+        im.save(OUT / name)
+        files[name] = (OUT / name).read_bytes()
+    files["comments.ppm"] = b"P6 # a comment\n#another\n 37\t23\r\n# c\n255\n" + rgb.tobytes()
+    files["maxval100.pgm"] = b"P5\n37 23\n100\n" + (gray.astype(np.uint16) * 100 // 255).astype(np.uint8).tobytes()
+    over = (rgb.astype(np.uint16) * 100 // 255).astype(np.uint8)
+    over[0, 0] = [250, 101, 7]  # samples above maxval clamp
+    files["maxval100_over.ppm"] = b"P6\n37 23\n100\n" + over.tobytes()
+    files["maxval1000.ppm"] = b"P6\n37 23\n1000\n" + (rgb.astype(np.uint32) * 1000 // 255).astype(">u2").tobytes()
+    files["gray16.pgm"] = b"P5\n37 23\n65535\n" + (gray.astype(np.uint32) * 257).astype(">u2").tobytes()
+    refuse.add("gray16.pgm")
+    files["truncated.ppm"] = files["pil.ppm"][:-100]
+    refuse.add("truncated.ppm")
+    files["hostile_huge.ppm"] = b"P6\n99999999 99999999\n255\n" + b"\x00" * 64
+    refuse.add("hostile_huge.ppm")
+    files["hostile_token.ppm"] = b"P6\n" + b"9" * 40 + b" 1\n255\n"
+    refuse.add("hostile_token.ppm")
+
+    expected = {}
+    for name, blob in files.items():
+        (OUT / name).write_bytes(blob)
+        try:
+            with Image.open(OUT / name) as im:
+                out = im.convert("RGB")
+            (OUT / f"{name}.rgb").write_bytes(out.tobytes())
+            expected[name] = {"width": out.width, "height": out.height, "pil": "ok", "refuse": name in refuse}
+        except Exception as e:  # noqa: BLE001 - the verdict is what we record
+            expected[name] = {"pil": f"{type(e).__name__}: {e}", "refuse": True}
+    (OUT / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    for name, e in expected.items():
+        print(name, e)
+
+
+if __name__ == "__main__":
+    main()
