@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BIRDER = ROOT / ".build" / "release" / "birder"
+BIRDER = Path(os.environ.get("BIRDER_BINARY", ROOT / ".build" / "release" / "birder"))
 PHOTO = ROOT / "Tests/Fixtures/vision/images/rocket.jpg"  # 640×427
 from benchmarks_md import cpu_name, markers, write_section
 
