@@ -151,6 +151,12 @@ import Testing
         #expect { try withHead.embed(CollectionRun(manifest: manifest, output: output, resume: true)) } throws: {
             "\($0)".contains("cannot resume: the model (checkpoint or heads) differs")
         }
+        // Other preprocessing gives other rows.
+        let cropped = try InferenceSession(model: try BirderModel.load(Self.modelPath).withPreprocessing(centerCrop: 0.875),
+                                           context: testContext, batchSize: 4)
+        #expect { try cropped.embed(CollectionRun(manifest: manifest, output: output, resume: true)) } throws: {
+            "\($0)".contains("cannot resume: the options differ") && "\($0)".contains("center-crop=0.875")
+        }
         // A partial file cut short behind the journal's back.
         let partial = output + ".partial"
         try Data(try bytes(partial).prefix(100)).write(to: URL(fileURLWithPath: partial))

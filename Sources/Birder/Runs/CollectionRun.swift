@@ -63,7 +63,7 @@ extension InferenceSession {
         guard let format = format ?? EmbeddingFormat(path: destination) else {
             throw RunError.io(path: destination, reason: "the extension names no embedding format (.npy, .csv, .safetensors)")
         }
-        let identity = RunIdentity(command: "embed", format: format.rawValue, settings: "", manifest: run.manifest,
+        let identity = RunIdentity(command: "embed", format: format.rawValue, settings: preprocessingSettings, manifest: run.manifest,
                                    shard: run.shard, model: try RunIdentity.modelChecksum(model))
         let model = model
         return try CollectionRunner(run: run, identity: identity, network: model.network, batchSize: batchSize).execute(
@@ -73,6 +73,14 @@ extension InferenceSession {
             },
             stream: { paths in self.embed(paths.map(ImageInput.path)) },
             progress: progress, shouldStop: shouldStop)
+    }
+
+    /// The preprocessing options in a run's identity: they change every row (nothing when default,
+    /// so journals of runs without them read the same).
+    private var preprocessingSettings: String {
+        let preprocessing = model.preprocessing
+        guard preprocessing != Preprocessing() else { return "" }
+        return " center-crop=\(preprocessing.centerCrop) simple-crop=\(preprocessing.simpleCrop)"
     }
 
     /// The top `topK` classes of every head for a collection, into `run.output` or standard output.
@@ -87,7 +95,7 @@ extension InferenceSession {
         // One CSV column group per class actually reported (all of a head's when topK exceeds them).
         let columns = min(topK, heads.map(\.classCount).max() ?? topK)
         let identity = RunIdentity(command: "predict", format: format.rawValue,
-                                   settings: "top-k=\(columns) heads=\(heads.map(\.name).joined(separator: ","))",
+                                   settings: "top-k=\(columns) heads=\(heads.map(\.name).joined(separator: ","))" + preprocessingSettings,
                                    manifest: run.manifest, shard: run.shard, model: try RunIdentity.modelChecksum(model))
         let destination = run.destination
         guard !heads.isEmpty else { throw SessionError.noClassifier(model.checkpoint.path) }
