@@ -37,7 +37,9 @@ done
 
 # What the page must show: the top class of the bundled photo, by the CLI.
 curl -sf "http://127.0.0.1:$port/demo.jpg" -o "$work/demo.jpg"
-top=$("$birder" predict "$work/demo.jpg" --model "$model" --head order --top-k 1 --format csv | sed -n 2p | cut -d, -f3)
+row=$("$birder" predict "$work/demo.jpg" --model "$model" --head order --top-k 1 --format csv 2>/dev/null | sed -n 2p)
+top=$(echo "$row" | cut -d, -f3)
+percent=$(echo "$row" | cut -d, -f5 | awk '{ printf "%.1f %%", $1 * 100 }')
 [ -n "$top" ] || { echo "browser page test: birder predict gave no class"; exit 1; }
 
 # --virtual-time-budget lets the page's fetches finish before the DOM is dumped.
@@ -52,6 +54,7 @@ check() {
 check 'data-demo="done"' "the demo ran to the end"
 check "data-head=\"order\" data-class=\"$top\"" "the page shows the top class '$top' that birder predict gives"
 check '<img src="blob:' "the photo's thumbnail is shown"
+check "<span>$percent</span>" "the page shows its probability, $percent"
 if grep -q 'class="error"' "$work/dom.html"; then echo "  FAILED: the page shows an error"; failed=1; fi
 
 # SIGTERM: a graceful stop with status 0.
