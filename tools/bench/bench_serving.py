@@ -153,6 +153,7 @@ def main() -> None:
     from birder.net.base import get_signature
 
     body = PHOTO.read_bytes()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         settings.MODELS_DIR = tmp
@@ -198,6 +199,7 @@ def main() -> None:
             peer_port, "/v2/models/rdnet_t_bench/classify", body, args)
 
     import torch
+    load_after = os.getloadavg()[0]
     cpu = cpu_name()
     rows = []
     for name, levels, rss in [("`birder serve`", birder, birder_rss), ("FastAPI + Birder (PyTorch)", peer, peer_rss)]:
@@ -212,7 +214,9 @@ def main() -> None:
         f"{args.requests} POSTs of a 640×427 JPEG per client level over keep-alive loopback connections "
         f"(Python client threads on the same machine). `birder predict` on {args.requests} copies of the same "
         f"photo: **{predict_ips:.2f} images/s** (wall time of the command, model loading included). "
-        f"Peer: torch {torch.__version__}, same batching policy. Peak RSS over all three levels.",
+        f"Peer: torch {torch.__version__}, same batching policy. Peak RSS over all three levels. "
+        f"1-minute load average {load_before:.1f} before the run, {load_after:.1f} after (other work on the "
+        "machine slows every row alike; compare rows of one run, not runs).",
         "",
         "| server | clients | images/s | of predict | p50 ms | p99 ms | 5xx | peak RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
