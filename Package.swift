@@ -21,6 +21,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // `birder serve`: HTTP server, graceful shutdown, Prometheus text, multipart bodies.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C libraries found on the system.
@@ -58,9 +64,21 @@ let package = Package(
             name: "Birder", dependencies: ["BirderCore", "BirderIO", "BirderVision", "BirderModels", "BirderEval", "BirderHub",
                                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
+        // `birder serve`: the HTTP inference service (routes, dynamic batcher, limits, metrics, web page).
+        .target(
+            name: "BirderServer",
+            dependencies: [
+                "Birder",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+            ],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "BirderCLI",
-            dependencies: ["Birder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Birder", "BirderServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings),
         // The README's library examples, verbatim (a test checks that they are): built by CI.
         .executableTarget(name: "ExampleClassifyPhoto", dependencies: ["Birder"], path: "Examples/ClassifyPhoto",
@@ -79,5 +97,9 @@ let package = Package(
         .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderCLITests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderTests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "BirderServerTests",
+            dependencies: ["BirderServer", "Birder", "BirderTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strictSettings),
     ]
 )

@@ -13,7 +13,7 @@ struct BirderCommand: ParsableCommand {
           birder download rdnet_t_ibot-bioscan5m --head species   (fetch ahead, e.g. to copy elsewhere)
         """,
         version: BirderVersion.engine + " (outputs of " + BirderVersion.reference + ")",
-        subcommands: [PredictCommand.self, EmbedCommand.self, FeaturesCommand.self, ManifestCommand.self, MergeCommand.self, DownloadCommand.self, ModelsCommand.self, InfoCommand.self, ProbeCommand.self, ClusterCommand.self, BenchCommand.self])
+        subcommands: [PredictCommand.self, EmbedCommand.self, FeaturesCommand.self, ManifestCommand.self, MergeCommand.self, DownloadCommand.self, ModelsCommand.self, InfoCommand.self, ProbeCommand.self, ClusterCommand.self, BenchCommand.self, ServeCommand.self])
 }
 
 // Before any command runs, so no output file can exist yet while a signal would kill the process

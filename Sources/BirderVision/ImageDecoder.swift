@@ -71,6 +71,39 @@ public enum ImageDecoder {
         return image
     }
 
+    /// The stored width and height, read from the header alone (nothing is decoded or allocated
+    /// for the pixels): lets a caller refuse an image before queueing it. Throws what `decode`
+    /// would for an unknown format, a header that cannot be read, or more pixels than
+    /// `options.maxPixels`.
+    public static func pixelSize(of bytes: [UInt8], name: String, options: ImageDecodeOptions = ImageDecodeOptions()) throws(ImageError) -> PixelSize {
+        if bytes.isEmpty { throw .empty(path: name) }
+        guard let format = format(of: bytes) else {
+            throw .unknownFormat(path: name, detected: otherFormatName(bytes))
+        }
+        let result: Result<PixelSize, ImageError> = bytes.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            var info = bv_info()
+            let status: bv_status
+            switch format {
+            case .jpeg:
+                var decoder: OpaquePointer?
+                status = bv_jpeg_open(base, buffer.count, limit(options), 1, Int32(clamping: options.maxJPEGScans), &decoder, &info)
+                bv_jpeg_close(decoder)
+            case .png:
+                var decoder: OpaquePointer?
+                status = bv_png_open(base, buffer.count, limit(options), &decoder, &info)
+                bv_png_close(decoder)
+            case .webp:
+                status = bv_webp_info(base, buffer.count, limit(options), &info)
+            }
+            guard status == BV_OK else {
+                return .failure(failure(status, info, format: format, name: name, limit: options.maxPixels))
+            }
+            return .success(PixelSize(width: Int(info.source_width), height: Int(info.source_height)))
+        }
+        return try result.get()
+    }
+
     /// The format the bytes start with, by the same magic numbers PIL's plugins accept.
     public static func format(of bytes: [UInt8]) -> ImageFormat? {
         func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
