@@ -95,6 +95,18 @@ public enum ImageDecoder {
                 bv_png_close(decoder)
             case .webp:
                 status = bv_webp_info(base, buffer.count, limit(options), &info)
+            case .tiff:
+                var decoder: OpaquePointer?
+                status = bv_tiff_open(base, buffer.count, limit(options), &decoder, &info)
+                bv_tiff_close(decoder)
+            case .bmp, .netpbm:
+                // Uncompressed: the decoders refuse the size before allocating, and decoding costs
+                // no more than reading the bytes already received.
+                let decoded = Result { () throws(ImageError) in
+                    format == .bmp ? try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
+                        : try NetpbmDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
+                }
+                return decoded.map { PixelSize(width: $0.width, height: $0.height) }
             }
             guard status == BV_OK else {
                 return .failure(failure(status, info, format: format, name: name, limit: options.maxPixels))

@@ -183,7 +183,7 @@ import Testing
 
             let garbage = try await post(classify, jpeg, ByteBuffer(string: "this is not a photo"))
             #expect(garbage.status == .badRequest)
-            #expect(try errorMessage(garbage) == "image: not a JPEG, PNG or WebP image")
+            #expect(try errorMessage(garbage) == "image: not a JPEG, PNG, WebP, BMP, TIFF or PPM/PGM/PBM image")
 
             let noFiles = try await post(classify, [.contentType: "multipart/form-data; boundary=x"],
                                          ByteBuffer(string: "--x\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--x--\r\n"))

@@ -107,7 +107,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let manifest = try Self.manifest()
         let session = try session(heads: ["order"])
-        for name in ["e.npy", "e.csv", "e.safetensors", "e.parquet", "p.csv", "p.json", "p.jsonl"] {
+        for name in ["e.npy", "e.csv", "e.safetensors", "e.parquet", "p.csv", "p.json", "p.jsonl", "p.wide"] {
             // Parquet holds rows until a row group (1,024 rows) is full: its journal records group
             // ends only, here the start.
             let checkpoint = name.hasSuffix(".parquet") ? 0 : stop
@@ -163,6 +163,32 @@ import Testing
         #expect { try session.embed(CollectionRun(manifest: manifest, output: output, resume: true)) } throws: {
             "\($0)".contains("fewer than the") && "\($0)".hasPrefix(partial)
         }
+    }
+
+    @Test func wideRowsHoldEachHeadsBestClassAndBlankBelowTheThreshold() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manifest = try Self.manifest(), session = try session(heads: ["order"])
+        let narrow = dir.appendingPathComponent("p.csv").path, wide = dir.appendingPathComponent("w.csv").path
+        _ = try session.classify(CollectionRun(manifest: manifest, output: narrow), topK: 1)
+        _ = try session.classify(CollectionRun(manifest: manifest, output: wide), format: .wide)
+        let narrowRows = try String(contentsOfFile: narrow, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        let wideRows = try String(contentsOfFile: wide, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(wideRows[0] == ["sample", "order", "order_probability"])
+        #expect(wideRows.count == narrowRows.count && wideRows.count == 11)
+        for (w, n) in zip(wideRows.dropFirst(), narrowRows.dropFirst()) {
+            // csv: sample, head, prediction, class_0, prob_0, idx_0
+            #expect(w == [n[0], n[2], n[4]])
+        }
+        let strict = dir.appendingPathComponent("strict.csv").path
+        let threshold = wideRows.dropFirst().compactMap { Float($0[2]) }.max()!
+        _ = try session.classify(CollectionRun(manifest: manifest, output: strict), format: .wide, minimumConfidence: threshold)
+        let strictRows = try String(contentsOfFile: strict, encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        for (s, w) in zip(strictRows, wideRows.dropFirst()) {
+            #expect(s[2] == w[2] && s[1] == (Float(w[2])! >= threshold ? w[1] : ""), "\(s)")
+        }
+        #expect(strictRows.contains { $0[1].isEmpty } && strictRows.contains { !$0[1].isEmpty })
     }
 
     // MARK: Shards and merge

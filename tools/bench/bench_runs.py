@@ -10,7 +10,6 @@ Usage (from the repository root, after `swift build -c release`):
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -57,6 +56,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--merge-shards", type=int, default=100)
     parser.add_argument("--merge-rows", type=int, default=10_000)
+    parser.add_argument("--merge-only", action="store_true", help="only the merge measurement (prints, does not write)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     if not BIRDER.exists():
@@ -76,18 +76,23 @@ def main() -> None:
                                 {str(i): i for i in range(10)}, {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)},
                                 None, None, None, None)
         model = str(fs_ops.model_path("rdnet_t_bench"))
+        single, sharded, resume_line = [1.0], [1.0], ""
+        if args.merge_only:
+            args.images = 0
         photos = tmp / "photos"
         photos.mkdir()
         for i in range(args.images):
             shutil.copy(PHOTO, photos / f"{i:05d}.jpg")
-        subprocess.run([str(BIRDER), "manifest", str(photos), "--output", str(tmp / "manifest.tsv")], check=True,
-                       stderr=subprocess.DEVNULL)
+        if not args.merge_only:
+            subprocess.run([str(BIRDER), "manifest", str(photos), "--output", str(tmp / "manifest.tsv")], check=True,
+                           stderr=subprocess.DEVNULL)
         base = [str(BIRDER), "embed", "--files-from", "manifest.tsv", "--model", model, "--batch-size", str(args.batch_size)]
 
         # 1. One process on both cores, against two shards of one core each (as a 2-task array
         #    on this machine would run) plus their merge. Interleaved rounds.
-        single, sharded = [], []
-        for r in range(args.rounds):
+        if not args.merge_only:
+            single, sharded = [], []
+        for r in range(0 if args.merge_only else args.rounds):
             for f in tmp.glob("out*"):
                 f.unlink()
             single.append(timed([base + ["--threads", "2", "--output", f"out-single-{r}.npy"]], tmp))
@@ -102,20 +107,21 @@ def main() -> None:
                 sys.exit("merged output differs from the single process's")
 
         # 2. SIGKILL at about 40 %, then --resume: what the journal had, what was computed again.
-        output = tmp / "killed.npy"
-        proc = subprocess.Popen(base + ["--threads", "2", "--output", output.name], cwd=tmp,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        journal = Path(str(output) + ".journal")
-        while proc.poll() is None and journal_done(journal) < int(args.images * 0.4):
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        at_kill = journal_done(journal)
-        result = subprocess.run(base + ["--threads", "2", "--output", output.name, "--resume"], cwd=tmp,
-                                capture_output=True, text=True, check=True)
-        resumed_after = next(int(line.split()[2]) for line in result.stderr.splitlines() if line.startswith("resumed after"))
-        resume_line = (f"SIGKILL at {at_kill} of {args.images} images journaled; `--resume` continued after {resumed_after} "
-                       f"(the journal is rewritten after every batch, so at most one batch, {args.batch_size} images, is computed again)")
+        if not args.merge_only:
+            output = tmp / "killed.npy"
+            proc = subprocess.Popen(base + ["--threads", "2", "--output", output.name], cwd=tmp,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            journal = Path(str(output) + ".journal")
+            while proc.poll() is None and journal_done(journal) < int(args.images * 0.4):
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            at_kill = journal_done(journal)
+            result = subprocess.run(base + ["--threads", "2", "--output", output.name, "--resume"], cwd=tmp,
+                                    capture_output=True, text=True, check=True)
+            resumed_after = next(int(line.split()[2]) for line in result.stderr.splitlines() if line.startswith("resumed after"))
+            resume_line = (f"SIGKILL at {at_kill} of {args.images} images journaled; `--resume` continued after {resumed_after} "
+                           f"(the journal is rewritten after every batch, so at most one batch, {args.batch_size} images, is computed again)")
 
         # 3. merge of many large shards against copying the same bytes (cat), both from a cold-ish
         #    page cache is not possible here; both read files just written, so both are in memory.
@@ -145,9 +151,14 @@ def main() -> None:
                 os.fsync(out.fileno())
             copy_times.append(time.perf_counter() - start)
             (tmp / "copy.bin").unlink()
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            merge_times.append(timed([[str(BIRDER), "merge", *paths, "--output", "merged.npy"]], tmp))
-            merge_rss.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+            # Peak RSS of the merge process alone (GNU time), not of every child so far.
+            start = time.perf_counter()
+            result = subprocess.run(["/usr/bin/time", "-f", "%M", str(BIRDER), "merge", *paths, "--output", "merged.npy"],
+                                    cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            merge_times.append(time.perf_counter() - start)
+            if result.returncode != 0:
+                sys.exit(f"merge failed:\n{result.stderr}")
+            merge_rss.append(int(result.stderr.strip().splitlines()[-1]) / 1024)
             (tmp / "merged.npy").unlink()
             (tmp / "merged.npy.samples.txt").unlink()
             print(f"merge round {r}: copy {total_bytes / copy_times[-1] / 1e6:.0f} MB/s, merge {total_bytes / merge_times[-1] / 1e6:.0f} MB/s",
@@ -175,7 +186,7 @@ def main() -> None:
         f"--merge-shards {count} --write`",
     ]
     print("\n".join(lines))
-    if args.write:
+    if args.write and not args.merge_only:
         write_section("runs", "Large runs: shards, resume, merge", "\n".join([BEGIN, *lines, END]))
 
 

@@ -87,7 +87,8 @@ extension InferenceSession {
     /// - allProbabilities: called with every class of every head for each image whose row is written
     ///   by this call (Birder's results files, accuracy summaries); a resumed run calls it only for
     ///   the images it processes.
-    public func classify(_ run: CollectionRun, topK: Int = 5, format: PredictionFormat = .csv,
+    /// - minimumConfidence: `.wide` only: a class predicted with a lower probability is left empty.
+    public func classify(_ run: CollectionRun, topK: Int = 5, format: PredictionFormat = .csv, minimumConfidence: Float = 0,
                          allProbabilities: ((_ sample: String, Classification) throws -> Void)? = nil,
                          progress: (CollectionRunProgress) -> Void = { _ in },
                          shouldStop: () -> Bool = { false }) throws -> CollectionRunOutcome {
@@ -95,7 +96,8 @@ extension InferenceSession {
         // One CSV column group per class actually reported (all of a head's when topK exceeds them).
         let columns = min(topK, heads.map(\.classCount).max() ?? topK)
         let identity = RunIdentity(command: "predict", format: format.rawValue,
-                                   settings: "top-k=\(columns) heads=\(heads.map(\.name).joined(separator: ","))" + preprocessingSettings,
+                                   settings: "top-k=\(columns) heads=\(heads.map(\.name).joined(separator: ","))"
+                                       + (format == .wide ? " min-confidence=\(minimumConfidence)" : "") + preprocessingSettings,
                                    manifest: run.manifest, shard: run.shard, model: try RunIdentity.modelChecksum(model))
         let destination = run.destination
         guard !heads.isEmpty else { throw SessionError.noClassifier(model.checkpoint.path) }
@@ -109,7 +111,8 @@ extension InferenceSession {
                 } else {
                     sink = StreamSink()
                 }
-                return PredictionWriter(format: format, sink: sink, columns: columns, observer: allProbabilities)
+                return PredictionWriter(format: format, sink: sink, columns: columns, heads: heads.map(\.name),
+                                        minimumConfidence: minimumConfidence, observer: allProbabilities)
             },
             stream: { paths in
                 try self.classify(paths.map(ImageInput.path), topK: allProbabilities == nil ? topK : max(topK, heads.map(\.classCount).max() ?? topK))

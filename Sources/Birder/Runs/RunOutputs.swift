@@ -136,6 +136,14 @@ package final class EmbeddingWriter: RunWriter {
         return nil
     }
 
+    /// `.npy` only: rows already encoded as little-endian float32 and their sample lines (merging
+    /// `.npy` shards).
+    package func appendRaw(rows: [UInt8], sampleLines: [UInt8]) throws {
+        precondition(format == .npy && rows.count % (4 * width) == 0, "whole float32 rows of an .npy output")
+        try sinks[0].append(rows)
+        try sinks[1].append(sampleLines)
+    }
+
     package func finish(rows: Int) throws {
         switch format {
         case .npy:
@@ -183,6 +191,9 @@ public enum PredictionFormat: String, Sendable, CaseIterable, Codable {
     case json
     /// One JSON object per line, one per image.
     case jsonl
+    /// One CSV row per image: `sample`, then for each head its predicted class and probability
+    /// (`order,order_probability,family,…`): the taxonomy levels of a species side by side.
+    case wide
 }
 
 /// Predictions written as they come.
@@ -193,12 +204,18 @@ package final class PredictionWriter: RunWriter {
     private let columns: Int
     /// Sees each written image's classification as computed (all classes when it asked for them).
     private let observer: ((String, Classification) throws -> Void)?
+    /// `.wide`: the heads' names, for the header.
+    private let heads: [String]
+    /// `.wide`: a prediction less probable than this leaves its class empty (the probability stays).
+    private let minimumConfidence: Float
 
-    package init(format: PredictionFormat, sink: any RunSink, columns: Int,
+    package init(format: PredictionFormat, sink: any RunSink, columns: Int, heads: [String] = [], minimumConfidence: Float = 0,
                  observer: ((String, Classification) throws -> Void)? = nil) {
         self.format = format
         self.sinks = [sink]
         self.columns = columns
+        self.heads = heads
+        self.minimumConfidence = minimumConfidence
         self.observer = observer
     }
 
@@ -209,6 +226,9 @@ package final class PredictionWriter: RunWriter {
                 .joined(separator: ",") + "\n")
         case .json: try sinks[0].append("[\n")
         case .jsonl: break
+        case .wide:
+            try sinks[0].append((["sample"] + heads.flatMap { [TextFormat.csvField($0), TextFormat.csvField($0 + "_probability")] })
+                .joined(separator: ",") + "\n")
         }
     }
 
@@ -221,6 +241,13 @@ package final class PredictionWriter: RunWriter {
             try sinks[0].append((row == 0 ? "  " : ",\n  ") + jsonObject(sample: sample, classification: value))
         case .jsonl:
             try sinks[0].append(jsonObject(sample: sample, classification: value) + "\n")
+        case .wide:
+            var fields = [TextFormat.csvField(sample)]
+            for prediction in value.heads {
+                let best = prediction.top[0]
+                fields += [best.probability >= minimumConfidence ? TextFormat.csvField(best.name) : "", "\(best.probability)"]
+            }
+            try sinks[0].append(fields.joined(separator: ",") + "\n")
         }
         return nil
     }

@@ -29,6 +29,10 @@ public enum ShardMerge {
             var writer: EmbeddingWriter?
             do {
                 for (done, shard) in shards.enumerated() {
+                    if format == .npy, let writer, try appendRawNPY(shard, to: writer, width: width!) {
+                        progress(done + 1, shards.count)
+                        continue
+                    }
                     let (samples, matrix) = try EmbeddingFiles.read(shard.path)
                     guard samples.count == shard.record.rows else {
                         throw RunError.invalidRecord(path: shard.path, reason: "holds \(samples.count) rows, its record \(ShardRecord.path(for: shard.path)) says \(shard.record.rows)")
@@ -58,10 +62,8 @@ public enum ShardMerge {
                 throw error
             }
         } else {
+            // Predictions are merged in the shards' own format, whatever the output's name.
             let format = first.identity.format
-            guard (output as NSString).pathExtension.lowercased() == format else {
-                throw RunError.io(path: output, reason: "predictions are merged in the shards' own format: name a .\(format) file")
-            }
             let file = try PartialFile(for: output)
             do {
                 var header: [UInt8]?
@@ -71,7 +73,7 @@ public enum ShardMerge {
                     let contents = try FileContents(path: shard.path)
                     var body = contents.byteArray
                     switch format {
-                    case PredictionFormat.csv.rawValue:
+                    case PredictionFormat.csv.rawValue, PredictionFormat.wide.rawValue:
                         let end = (body.firstIndex(of: UInt8(ascii: "\n")) ?? body.count - 1) + 1
                         let shardHeader = Array(body[..<min(end, body.count)])
                         if header == nil { header = shardHeader; try file.append(shardHeader) }
@@ -147,5 +149,23 @@ public enum ShardMerge {
             throw RunError.io(path: "", reason: "missing \(missing.count) of \(count) shards (\(shown)); run them (--shard I/N) and merge again")
         }
         return (0..<count).map { byIndex[$0]! }
+    }
+
+    /// `.npy` into `.npy`: the shard's float32 rows and its sample list appended as they are (a
+    /// copy, not a parse), when the shard is a little-endian float32 matrix of the run's width.
+    /// False when it is not, for the general path to read it.
+    private static func appendRawNPY(_ shard: (path: String, record: ShardRecord), to writer: EmbeddingWriter, width: Int) throws -> Bool {
+        guard EmbeddingFormat(path: shard.path) == .npy else { return false }
+        let matrix = try NPY.read(shard.path)
+        guard matrix.dtype == .float32, !matrix.storage.isBigEndian, matrix.isContiguous, matrix.shape == [shard.record.rows, width] else {
+            return false
+        }
+        let list = try FileContents(path: shard.path + ".samples.txt").byteArray
+        let lines = list.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        guard lines == shard.record.rows, list.last == UInt8(ascii: "\n") || list.isEmpty else {
+            throw RunError.invalidRecord(path: shard.path, reason: "its sample list holds \(lines) lines for \(shard.record.rows) rows")
+        }
+        try writer.appendRaw(rows: matrix.contiguousBytes(), sampleLines: list)
+        return true
     }
 }

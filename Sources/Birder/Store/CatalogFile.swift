@@ -40,7 +40,7 @@ enum CatalogFile {
         }
         let entries: [Entry]
         do {
-            entries = try JSONDecoder().decode([Entry].self, from: Data(contents.bytes))
+            entries = try JSONDecoder().decode([Entry].self, from: Data(contents.byteArray))
         } catch {
             throw .invalidCatalog(path: path, reason: "not a JSON array of catalogue entries (\(error))")
         }

@@ -11,10 +11,14 @@ struct PredictCommand: ParsableCommand {
         discussion: """
         CSV (default) has one row per image and head: sample, head, prediction, then class_k, prob_k,
         idx_k for k = 0…K-1 (Birder's sparse results columns, with the class names). JSON has one
-        object per image. Unreadable images are reported on stderr and skipped (exit status 1).
+        object per image. --format wide has one row per image: sample, then each head's class and
+        probability (order,order_probability,family,…), blank below --min-confidence.
+        Unreadable images are reported on stderr and skipped (exit status 1).
 
         Example:
           birder predict photos/ --model rdnet_t_ibot-bioscan5m --head order --head species --top-k 3
+          birder predict photos/ --model rdnet_t_ibot-bioscan5m --head order --head family --head genus \\
+            --head species --format wide --min-confidence 0.5 --output taxonomy.csv
         """)
 
     @OptionGroup var model: ModelOptions
@@ -23,8 +27,11 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Classes to report per image and head (at least 1; above a head's class count, all its classes).")
     var topK = 5
 
-    @Option(name: .long, help: "Output format: csv, json or jsonl.")
+    @Option(name: .long, help: "Output format: csv, json, jsonl, or wide (one CSV row per image: each head's class and probability side by side).")
     var format: PredictionFormat = .csv
+
+    @Option(name: .long, help: "With --format wide: leave a head's class empty when its probability is below this (0…1), e.g. --min-confidence 0.5.")
+    var minConfidence: Float?
 
     @Option(name: .long, help: "Write to this file (atomically, resumably) instead of stdout.")
     var output: String?
@@ -39,6 +46,10 @@ struct PredictCommand: ParsableCommand {
         try reportingErrors {
             try OptionRange.topK.check(topK)
             try input.checkRanges()
+            if let minConfidence {
+                guard format == .wide else { throw CLIError.usage("--min-confidence goes with --format wide") }
+                guard (0...1).contains(minConfidence) else { throw CLIError.usage("--min-confidence \(minConfidence) is not in 0…1") }
+            }
             let shard = try runOptions.resolvedShard()
             if output == nil, shard != nil || runOptions.resume {
                 throw CLIError.usage("--shard and --resume need --output (a file to journal and name after the shard)")
@@ -62,7 +73,7 @@ struct PredictCommand: ParsableCommand {
             defer { results?.discard() }
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
             let failed = try CollectionRunReporter.execute(label: "predict", run: run, summary: { "predictions for \($0) image\($0 == 1 ? "" : "s")" }) { progress, shouldStop in
-                try session.classify(run, topK: topK, format: format, allProbabilities: results.map { files in
+                try session.classify(run, topK: topK, format: format, minimumConfidence: minConfidence ?? 0, allProbabilities: results.map { files in
                     { sample, classification in try files.write(sample: sample, classification: classification) }
                 }, progress: progress, shouldStop: shouldStop)
             }

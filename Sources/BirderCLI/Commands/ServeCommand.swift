@@ -32,8 +32,11 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Network of the checkpoints (default: read from their weights).")
     var network: String?
 
-    @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models).")
+    @Option(name: .long, help: "Models directory (default: $BIRDER_MODELS_DIR, else ./models when it exists, else ~/.cache/birder/models).")
     var modelsDir: String?
+
+    @Flag(name: .long, help: ArgumentHelp(CommandLineStore.offlineHelp))
+    var offline = false
 
     @Option(name: .long, help: "Address to listen on (0.0.0.0 for every interface).")
     var host = "127.0.0.1"
@@ -90,7 +93,9 @@ struct ServeCommand: ParsableCommand {
             configuration.defaultTopK = topK
             configuration.apiKey = try apiKeyFile.map(Self.readKey)
             configuration.corsOrigins = corsOrigin
-            let store = ModelStore(directory: modelsDir)
+            // A published model missing from the models directory is fetched before serving (as the
+            // other commands do), unless --offline.
+            let store = CommandLineStore.store(directory: modelsDir, offline: offline)
             let network = network, extraHeads = head
             let loaders: [InferenceServer.ModelLoader] = specs.map { spec in
                 { try ModelOptions.load(spec.model, heads: spec.heads + extraHeads, network: network, store: store) }

@@ -63,7 +63,7 @@ struct ResultsFileOptions: ParsableArguments {
         guard let labelsFile else { return nil }
         let contents: FileContents
         do { contents = try FileContents(path: labelsFile) } catch { throw CLIError.usage(String(describing: error)) }
-        guard let text = String(bytes: contents.bytes, encoding: .utf8) else { throw CLIError.usage("\(labelsFile): not UTF-8 text") }
+        guard let text = String(bytes: contents.byteArray, encoding: .utf8) else { throw CLIError.usage("\(labelsFile): not UTF-8 text") }
         var table: [String: String] = [:]
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             let fields = splitCSVLine(String(line))
