@@ -36,7 +36,9 @@ import Testing
         let session = try InferenceSession(model: model, context: ComputeContext(threads: 1))
         let batches = BatchLog()
         let batcher = DynamicBatcher(sessions: [session],
-                                     limits: .init(maxBatchSize: 3, maxDelay: .milliseconds(300), maxQueue: 16, timeout: .seconds(30)),
+                                     // A delay far above the 20 ms between requests, so a loaded CI machine
+                                     // still sees them queued together.
+                                     limits: .init(maxBatchSize: 3, maxDelay: .seconds(3), maxQueue: 16, timeout: .seconds(60)),
                                      onBatch: { batches.append($0.images) })
         let photo = ImageInput.encoded(ServerFixtures.jpeg, name: "p")
         // Requests of 2, 2, 1 and 1 images: whole requests only, at most 3 images a batch.
