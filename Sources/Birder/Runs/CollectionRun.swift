@@ -106,7 +106,7 @@ extension InferenceSession {
             makeWriter: { lengths in
                 let sink: any RunSink
                 if let destination {
-                    sink = try OutputFileTarget.isDirect(destination)
+                    sink = try OutputFile.target(for: destination) == .direct
                         ? StreamSink(direct: destination) : PartialFile(for: destination, resumingAt: lengths?[0])
                 } else {
                     sink = StreamSink()
@@ -119,10 +119,6 @@ extension InferenceSession {
             },
             progress: progress, shouldStop: shouldStop)
     }
-}
-
-enum OutputFileTarget {
-    static func isDirect(_ path: String) throws -> Bool { try OutputFile.target(for: path) == .direct }
 }
 
 /// Drives one collection run: the finished-shard check, the journal, the stream, the writer.

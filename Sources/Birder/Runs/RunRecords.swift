@@ -122,25 +122,16 @@ public struct ShardRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// Writes `value` as JSON to `path` atomically and durably: a temporary beside it, synced, renamed,
-/// and the directory synced, so a crash leaves the old record or the new one, never a torn one.
+/// Writes `value` as JSON to `path` atomically and durably (`OutputFile`: a temporary beside it,
+/// synced, renamed), then syncs the directory so the rename itself survives a power cut: a crash
+/// leaves the old record or the new one, never a torn one.
 func writeRecord<T: Encodable>(_ value: T, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try encoder.encode(value) + Data("\n".utf8)
-    let temporary = path + ".tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw RunError.io(path: path, reason: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd) == 0
-    close(fd)
-    guard written == data.count, synced, rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw RunError.io(path: path, reason: "cannot write: \(reason)")
-    }
-    let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
-                         O_RDONLY | O_CLOEXEC)
+    let file = try OutputFile(path: path)
+    try file.write(Array(try encoder.encode(value)) + [UInt8(ascii: "\n")])
+    try file.commit()
+    let directory = open(OutputFile.directoryName(path), O_RDONLY | O_CLOEXEC)
     if directory >= 0 {
         fsync(directory)
         close(directory)

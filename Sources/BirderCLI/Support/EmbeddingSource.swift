@@ -39,9 +39,13 @@ struct EmbeddingSourceOptions: ParsableArguments {
             return cached.path
         }
         let session = try InferenceSession(model: loaded, batchSize: embedBatchSize)
-        let stream = session.embed(images.map(ImageInput.path))
-        let (samples, matrix, _) = try StreamReader.embeddings(stream, width: loaded.embeddingSize, listed: cached.path)
-        try cache.store(matrix, samples: samples, as: cached)
+        // Streamed into the cache as `birder embed` writes a file (an interrupted fill is continued
+        // by the next call); images that fail are reported and left out, as embed leaves them out.
+        try FileManager.default.createDirectory(at: cache.directory, withIntermediateDirectories: true)
+        let run = CollectionRun(manifest: ImageManifest(paths: images), output: cached.path, resume: true)
+        _ = try CollectionRunReporter.execute(label: "embed", run: run, summary: { "\($0)×\(loaded.embeddingSize) embeddings" }) { progress, shouldStop in
+            try session.embed(run, format: .npy, progress: progress, shouldStop: shouldStop)
+        }
         return cached.path
     }
 }

@@ -69,7 +69,8 @@ enum CollectionRunReporter {
             return failed
         case let .stopped(done, total, journal):
             let signal = Interrupt.requested ?? SIGINT
-            let kept = journal.map { "; \($0) records them: run the same command with --resume to continue" }
+            let again = run.resume ? "run the same command again" : "run the same command with --resume"
+            let kept = journal.map { "; \($0) records them: \(again) to continue" }
                 ?? "; nothing written to a file"
             throw CLIError.interrupted(signal: signal, message:
                 "interrupted (\(Interrupt.name(of: signal))) after \(done) of \(total) images" + kept)
