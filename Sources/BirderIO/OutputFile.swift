@@ -274,7 +274,7 @@ private func systemRename(_ from: String, _ to: String) -> Int32 {
 }
 
 @inline(__always)
-private func systemWrite(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
+package func systemWrite(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Darwin)
     return Darwin.write(fd, pointer, count)
     #elseif canImport(Glibc)

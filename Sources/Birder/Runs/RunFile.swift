@@ -127,7 +127,7 @@ package final class PartialFile: RunSink {
         var done = 0
         while done < bytes.count {
             let pointer = bytes.baseAddress! + done, count = bytes.count - done
-            let n = offset.map { pwrite(fd, pointer, count, off_t($0 + done)) } ?? posixWrite(fd, pointer, count)
+            let n = offset.map { pwrite(fd, pointer, count, off_t($0 + done)) } ?? systemWrite(fd, pointer, count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw RunError.io(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
@@ -230,14 +230,5 @@ private func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 
     return Glibc.open(path, flags, mode)
     #else
     return Darwin.open(path, flags, mode)
-    #endif
-}
-
-@inline(__always)
-private func posixWrite(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, pointer, count)
-    #else
-    return Darwin.write(fd, pointer, count)
     #endif
 }
