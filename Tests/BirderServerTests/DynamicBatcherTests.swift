@@ -36,16 +36,16 @@ import Testing
         let session = try InferenceSession(model: model, context: ComputeContext(threads: 1))
         let batches = BatchLog()
         let batcher = DynamicBatcher(sessions: [session],
-                                     // A delay far above the 20 ms between requests, so a loaded CI machine
-                                     // still sees them queued together.
+                                     // A delay far above the time the four submissions take to arrive.
                                      limits: .init(maxBatchSize: 3, maxDelay: .seconds(3), maxQueue: 16, timeout: .seconds(60)),
                                      onBatch: { batches.append($0.images) })
         let photo = ImageInput.encoded(ServerFixtures.jpeg, name: "p")
-        // Requests of 2, 2, 1 and 1 images: whole requests only, at most 3 images a batch.
+        // Requests of 2, 2, 1 and 1 images: whole requests only, at most 3 images a batch. They are
+        // submitted together (no pauses between them, which a loaded machine stretches past the
+        // queue delay): in whatever order they arrive, whole-request packing needs at most 3 batches.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for count in [2, 2, 1, 1] {
                 group.addTask { _ = try await batcher.submit(model: 0, work: .embed, images: Array(repeating: photo, count: count)) }
-                try await Task.sleep(for: .milliseconds(20))
             }
             try await group.waitForAll()
         }
