@@ -90,8 +90,9 @@ public struct ImageManifest: Sendable, Equatable {
     }
 
     /// The images of files and folders (`ImageCollection.scan`: folders walked recursively, sorted),
-    /// each with its size and modification time, and apart the names that cannot be opened.
-    public static func scan(_ inputs: [String]) throws -> (manifest: ImageManifest, unopenable: [String]) {
+    /// each with its size and modification time, and apart the names that cannot be opened and the
+    /// files of formats no decoder reads.
+    public static func scan(_ inputs: [String]) throws -> (manifest: ImageManifest, unopenable: [String], skipped: SkippedFiles) {
         let found = try ImageCollection.scan(inputs)
         var entries: [Entry] = []
         entries.reserveCapacity(found.paths.count)
@@ -110,7 +111,7 @@ public struct ImageManifest: Sendable, Equatable {
             entries.append(Entry(path: path, size: Int64(info.st_size),
                                  modified: "\(time.tv_sec).\(String(repeating: "0", count: max(0, 9 - nanoseconds.count)))\(nanoseconds)"))
         }
-        return (ImageManifest(entries: entries), found.unopenable)
+        return (ImageManifest(entries: entries), found.unopenable, found.skipped)
     }
 
     /// Whether a path can be a line of a manifest or list: a tab or line break would split it.

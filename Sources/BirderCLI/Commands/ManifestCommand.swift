@@ -25,8 +25,9 @@ struct ManifestCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let output { try OutputSink.checkWritable(output) }
-            let found: (manifest: ImageManifest, unopenable: [String])
+            let found: (manifest: ImageManifest, unopenable: [String], skipped: SkippedFiles)
             do { found = try ImageManifest.scan(inputs) } catch { throw CLIError.usage(String(describing: error)) }
+            if found.skipped.count > 0 { Terminal.note("note: \(found.skipped)") }
             for path in found.unopenable {
                 Terminal.error("\(path): the file name is not valid UTF-8 and cannot be listed (U+FFFD marks the bytes); rename the file")
             }

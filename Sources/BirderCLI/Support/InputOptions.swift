@@ -4,7 +4,7 @@ import Foundation
 
 /// Images to run: files and directories (walked recursively, sorted), batching and threads.
 struct InputOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("Image files and directories (searched recursively for .jpg, .jpeg, .png, .webp).",
+    @Argument(help: ArgumentHelp("Image files and directories (folders searched recursively for \(ImageCollection.extensions.sorted().map { "." + $0 }.joined(separator: " ")); other files there are counted and reported once).",
                                  valueName: "images-or-dirs"))
     var inputs: [String] = []
 
@@ -46,8 +46,11 @@ struct InputOptions: ParsableArguments {
     /// the count of images left out because their names are not valid UTF-8 (each reported as
     /// `error: PATH: …`; they count as failed inputs). With no image left at all, that is the error.
     func collectPaths() throws -> (paths: [String], skipped: Int) {
-        let found: (paths: [String], unopenable: [String])
+        let found: ImageScan
         do { found = try ImageCollection.scan(inputs) } catch { throw CLIError.usage(error.description) }
+        // Said once, not per file; they are not failures (exit status unchanged), as Birder's
+        // folder loader leaves them out too, but never silently.
+        if found.skipped.count > 0 { Terminal.note("note: \(found.skipped)") }
         for path in found.unopenable {
             Terminal.error("\(path): the file name is not valid UTF-8 and cannot be opened (U+FFFD marks the bytes); rename the file")
         }
