@@ -135,6 +135,7 @@ import BirderTestSupport
         let own = try Head.load(dir.appendingPathComponent("own.head.pt").path)
         let record = try BirderModel.load(model).encoderRecord()
         #expect(own.encoder == record && record.network == "rdnet_t" && record.checkpointSHA256.count == 64)
+        #expect(own.birderVersion == "0.8.4")
         let used = try BirderProcess.run(["predict", "labelled", "--model", model, "--head", "own.head.pt"], directory: dir)
         #expect(used.status == 0, "\(used.stderr)")
 
