@@ -19,8 +19,8 @@ struct PredictCommand: ParsableCommand {
           birder predict photos/ --model rdnet_t_ibot-bioscan5m --head order --head species --top-k 3
           birder predict photos/ --model rdnet_t_ibot-bioscan5m --head order --head family --head genus \\
             --head species --format wide --min-confidence 0.5 --output taxonomy.csv
-          birder predict test/ --model vit_b16_pn_bioclip-v1 --head species --size 336 --tta \\
-            --img-loader tv --save-logits 'logits/{head}.parquet'
+          birder predict test/ --model vit_b16_pn_bioclip-v1 --head species \\
+            --size 336 --tta --img-loader tv --save-logits 'logits/{head}.parquet'
         """)
 
     @OptionGroup var model: ModelOptions
