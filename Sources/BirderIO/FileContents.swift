@@ -1,3 +1,4 @@
+import BirderCore
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)
@@ -119,13 +120,13 @@ struct RegularFile {
         self.path = path
         var fd: Int32
         repeat {
-            fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            fd = FileSystemPath.withCString(path) { open($0, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
         } while fd < 0 && errno == EINTR
         guard fd >= 0 else {
             let code = errno
             // A socket cannot be opened at all (ENXIO); say what it is rather than the errno text.
             var info = stat()
-            if stat(path, &info) == 0, let kind = Self.kindName(info.st_mode) {
+            if FileSystemPath.withCString(path, { stat($0, &info) }) == 0, let kind = Self.kindName(info.st_mode) {
                 throw .io(path: path, reason: "is \(kind), not a regular file")
             }
             throw .io(path: path, reason: "cannot open: \(FileContents.errnoText(code))")
