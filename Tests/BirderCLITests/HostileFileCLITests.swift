@@ -305,6 +305,18 @@ import BirderTestSupport
         #expect(fromList.stdout == result.stdout)
     }
 
+    /// An output named with bytes that are not UTF-8 is refused before any work, named `\xNN`.
+    @Test func anOutputNameThatIsNotUTF8IsRefusedBeforeTheWork() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let result = try BirderProcess.run(["-c", #"exec "$0" predict "$1" --model "$2" --output "$(printf '%s/out\377.csv' "$3")""#,
+                                            BirderProcess.executable.path, photo, model, dir.path],
+                                           executable: URL(fileURLWithPath: "/bin/sh"), watchdog: 120)
+        #expect(result.status == 2)
+        #expect(errorLines(result) == ["error: \(dir.path)/out\\xff.csv: an output name that is not UTF-8 is not supported; choose a UTF-8 name"],
+                "\(result.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
     /// A missing path whose name is not UTF-8 is named with `\xNN` in its one error line.
     @Test func aMissingRawNameIsShownByteForByte() throws {
         let dir = try BirderProcess.temporaryDirectory()
