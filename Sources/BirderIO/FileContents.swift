@@ -80,18 +80,22 @@ package final class FileContents: @unchecked Sendable {
     /// The bytes as UTF-8 text (invalid sequences replaced).
     package var text: String { withExtendedLifetime(self) { String(decoding: bytes, as: UTF8.self) } }
 
-    /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
-    /// Reads a regular file front to back in chunks of at most `chunkSize` bytes, holding one chunk
-    /// at a time (lists of millions of paths), refusing what `init` refuses.
-    package static func forEachChunk(of path: String, chunkSize: Int = 1 << 20,
+    /// Reads a regular file (or the bytes of `range` in it) front to back in chunks of at most
+    /// `chunkSize` bytes, holding one chunk at a time (lists of millions of paths, shards of
+    /// gigabytes), refusing what `init` refuses.
+    package static func forEachChunk(of path: String, in range: Range<Int>? = nil, chunkSize: Int = 1 << 20,
                                      _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let file = try RegularFile(path: path)
         defer { file.close() }
+        let range = range ?? 0..<file.size
+        guard range.lowerBound >= 0, range.upperBound <= file.size else {
+            throw BirderIOError.io(path: path, reason: "holds \(file.size) bytes, bytes \(range.lowerBound)..<\(range.upperBound) were expected")
+        }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
-        var offset = 0
-        while offset < file.size {
-            let count = min(chunkSize, file.size - offset)
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = min(chunkSize, range.upperBound - offset)
             try file.read(into: buffer, count: count, at: offset)
             try body(UnsafeRawBufferPointer(start: buffer, count: count))
             offset += count
@@ -99,6 +103,7 @@ package final class FileContents: @unchecked Sendable {
         try file.checkUnchanged()
     }
 
+    /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
     package static func size(of path: String) throws(BirderIOError) -> Int {
         let file = try RegularFile(path: path)
         defer { file.close() }
