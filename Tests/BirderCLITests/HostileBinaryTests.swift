@@ -58,12 +58,11 @@ import Testing
         var interrupted = 0
         for round in 0..<8 {
             let delay = 0.05 + 0.1 * Double(round)
-            let result = try BirderProcess.run(["predict", dir.path, "--model", model, "--batch-size", "2", "--threads", "1"],
-                                               watchdog: 120) { process in
+            let result = try LimitedProcess.run(["predict", dir.path, "--model", model, "--batch-size", "2", "--threads", "1"]) { process in
                 Thread.sleep(forTimeInterval: delay)
                 kill(process.processIdentifier, SIGINT)
             }
-            #expect(!result.timedOut)
+            #expect(!result.hung)
             #expect([0, 130].contains(result.status), "round \(round) (SIGINT after \(delay) s): status \(result.status)\n\(result.stderr)")
             #expect(result.stdout.isEmpty || result.stdout.hasSuffix("\n"), "a row cut in half")
             if result.status == 130 { interrupted += 1 }
@@ -81,15 +80,14 @@ import Testing
             try? fm.removeItem(atPath: copy)
             try fm.copyItem(atPath: model, toPath: copy)
             let size = try #require(try fm.attributesOfItem(atPath: copy)[.size] as? Int)
-            let result = try BirderProcess.run(["predict", dir.path, "--model", copy, "--batch-size", "2"], watchdog: 120) { _ in
+            let result = try LimitedProcess.run(["predict", dir.path, "--model", copy, "--batch-size", "2"]) { _ in
                 Thread.sleep(forTimeInterval: delay)
                 #expect(truncate(copy, off_t(size / 2)) == 0)
             }
-            #expect(!result.timedOut)
+            #expect(!result.hung)
             #expect([0, 2].contains(result.status), "truncated after \(delay) s: status \(result.status)\n\(result.stderr)")
             if result.status == 2 {
-                let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
-                #expect(errors.count == 1 && errors[0].contains(copy), "\(result.stderr)")
+                #expect(result.errorLines.count == 1 && result.errorLines[0].contains(copy), "\(result.stderr)")
             } else {
                 #expect(result.stdout.split(separator: "\n").count == 25)
             }
@@ -99,9 +97,8 @@ import Testing
     // MARK: 8. Downloads from a hostile or broken server
 
     /// The one `error: ` line of a run's stderr ("" when there is not exactly one).
-    private func errorLine(_ result: BirderProcess.Result) -> String {
-        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
-        return lines.count == 1 ? String(lines[0]) : ""
+    private func errorLine(_ result: LimitedProcess.Result) -> String {
+        result.errorLines.count == 1 ? String(result.errorLines[0]) : ""
     }
 
     private func cached(_ hub: StandInHub) -> [String] {
@@ -117,7 +114,7 @@ import Testing
             sent = route.body.count
         }
         defer { hub.server.stop() }
-        let result = try BirderProcess.run(["download", hub.name], environment: hub.environment, directory: hub.root, watchdog: 120)
+        let result = try LimitedProcess.run(["download", hub.name], environment: hub.environment, directory: hub.root)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(errorLine(result).contains(hub.checkpointPath) && errorLine(result).contains("larger than"), "\(result.stderr)")
         #expect(!cached(hub).contains("\(hub.name).pt"), "\(cached(hub)) after \(sent) bytes offered")
@@ -127,8 +124,8 @@ import Testing
     @Test func anAbsurdAnnouncedSizeIsRefusedAtOnce() throws {
         let hub = try StandInHub { route in route.announcedLength = "1000000000000000" }
         defer { hub.server.stop() }
-        let result = try BirderProcess.run(["download", hub.name], environment: hub.environment, directory: hub.root, watchdog: 60)
-        #expect(!result.timedOut)
+        let result = try LimitedProcess.run(["download", hub.name], environment: hub.environment, directory: hub.root)
+        #expect(!result.hung)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(errorLine(result).contains(hub.checkpointPath), "\(result.stderr)")
         #expect(cached(hub).isEmpty, "\(cached(hub))")
@@ -138,9 +135,8 @@ import Testing
     @Test func aHungServerTimesOutAfterTheGivenSeconds() throws {
         let hub = try StandInHub { route in route.hangsAfterHeaders = true }
         defer { hub.server.stop() }
-        let result = try BirderProcess.run(["download", hub.name, "--timeout", "1"], environment: hub.environment,
-                                           directory: hub.root, watchdog: 60)
-        #expect(!result.timedOut)
+        let result = try LimitedProcess.run(["download", hub.name, "--timeout", "1"], environment: hub.environment, directory: hub.root)
+        #expect(!result.hung)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(errorLine(result).contains("timed out after 1 s"), "\(result.stderr)")
         #expect(!cached(hub).contains("\(hub.name).pt"))
