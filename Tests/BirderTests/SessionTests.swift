@@ -153,3 +153,15 @@ import Testing
         #expect(again.file == file && again.wasCached)
     }
 }
+
+@Suite struct EmbeddingCacheDirectoryTests {
+    /// `--cache-dir`, then `$BIRDER_CACHE_DIR`, then the XDG cache (an absolute `$XDG_CACHE_HOME`,
+    /// else `~/.cache`), beside the models' default directory.
+    @Test func theDirectoryFollowsTheEnvironment() {
+        #expect(EmbeddingCache(directory: "/given", environment: ["BIRDER_CACHE_DIR": "/set"]).directory.path == "/given")
+        #expect(EmbeddingCache(environment: ["BIRDER_CACHE_DIR": "/set", "XDG_CACHE_HOME": "/xdg"]).directory.path == "/set")
+        #expect(EmbeddingCache(environment: ["BIRDER_CACHE_DIR": "", "XDG_CACHE_HOME": "/xdg"]).directory.path == "/xdg/birder")
+        #expect(EmbeddingCache(environment: ["XDG_CACHE_HOME": "relative"]).directory.path
+                == (NSHomeDirectory() as NSString).appendingPathComponent(".cache/birder"))
+    }
+}

@@ -96,10 +96,14 @@ public enum EmbeddingFileError: Error, CustomStringConvertible, Sendable, Equata
 public struct EmbeddingCache: Sendable {
     public let directory: URL
 
-    /// The directory given, else `$BIRDER_CACHE_DIR`, else `~/.cache/birder`.
+    /// The directory given, else `$BIRDER_CACHE_DIR`, else the per-user cache (`$XDG_CACHE_HOME/birder`,
+    /// `~/.cache/birder`).
     public init(directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.directory = URL(fileURLWithPath: directory ?? environment["BIRDER_CACHE_DIR"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/birder"))
+        if let path = directory ?? environment["BIRDER_CACHE_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            self.directory = URL(fileURLWithPath: path)
+        } else {
+            self.directory = ModelStore.userCache(environment: environment)
+        }
     }
 
     /// The cache file for these images embedded by `model` (it may not exist yet).

@@ -17,7 +17,7 @@ struct EmbeddingSourceOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp(CommandLineStore.offlineHelp))
     var offline = false
 
-    @Option(name: .long, help: "Where embeddings of image folders are cached (default: $BIRDER_CACHE_DIR, else ~/.cache/birder).")
+    @Option(name: .long, help: "Where embeddings of image folders are cached (default: $BIRDER_CACHE_DIR, else $XDG_CACHE_HOME/birder, i.e. ~/.cache/birder).")
     var cacheDir: String?
 
     @Option(name: .long, help: "Images per forward pass when embedding folders (\(OptionRange.embedBatchSize.text)).")
