@@ -34,6 +34,9 @@ let package = Package(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        // libcurl for downloads (typed wrappers of its variadic calls): FoundationNetworking's URLSession
+        // traps on a Content-Length near 2^63 before any delegate sees it.
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux"), .linkedLibrary("tiff")]),
@@ -56,7 +59,7 @@ let package = Package(
         .target(name: "BirderEval", dependencies: ["BirderCore", "BirderIO"], swiftSettings: strictSettings),
         // Downloads of published checkpoints: resumable, verified, atomic.
         .target(
-            name: "BirderHub", dependencies: ["BirderIO", "BirderModels", .product(name: "Crypto", package: "swift-crypto")],
+            name: "BirderHub", dependencies: ["BirderIO", "BirderModels", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
         // The public library: models, inference sessions, the model store; re-exports the value
         // types and evaluation methods of the pieces above.

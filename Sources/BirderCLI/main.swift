@@ -19,4 +19,5 @@ struct BirderCommand: ParsableCommand {
 // Before any command runs, so no output file can exist yet while a signal would kill the process
 // without removing it.
 Interrupt.install()
-BirderCommand.main()
+// The arguments with their exact bytes: a photo or folder whose name is not UTF-8 stays openable.
+BirderCommand.main(Array(FileSystemPath.commandLineArguments().dropFirst()))

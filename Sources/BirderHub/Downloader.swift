@@ -1,9 +1,7 @@
 import BirderIO
+import CCurl
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Fetches a file over HTTP(S) into place: streamed to `<destination>.partial`, resumed with a
 /// Range request after an interruption, checked against the expected size and SHA-256, and only
@@ -160,26 +158,34 @@ public struct Downloader: Sendable {
         let offset = Int64(try handle.seekToEnd())
         events(.transferring(resumingAt: offset))
 
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.setValue("birder-swift", forHTTPHeaderField: "User-Agent")
-        if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
-
-        let sink = DownloadSink(handle: handle, offset: offset, url: url, expectation: expectation, timeout: timeout,
-                                progress: { events(.received($0, total: $1)) })
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        let session = URLSession(configuration: configuration, delegate: sink, delegateQueue: nil)
-        defer { session.finishTasksAndInvalidate() }
-        let task = session.dataTask(with: request)
-        task.resume()
-        // Wait in short slices: a cancellation (Ctrl-C) stops even a stalled transfer, and a
-        // server silent for `timeout` seconds is given up here, whatever the URL loader's own
-        // timers do (FoundationNetworking on Linux keeps its session default of 60 s).
-        while !sink.finished(within: 0.2) {
-            if isCancelled() { sink.stop(task) { .cancelled(url: url.absoluteString, bytes: $0, waitingFor: nil) } }
-            if sink.secondsSinceData > timeout { sink.stop(task) { _ in .timedOut(url: url.absoluteString, seconds: timeout) } }
+        guard let curl = curl_easy_init() else { throw DownloadError.transport(url: url.absoluteString, reason: "libcurl cannot start") }
+        defer { curl_easy_cleanup(curl) }
+        let state = TransferState(curl: curl, handle: handle, offset: offset, url: url, expectation: expectation,
+                                  timeout: timeout, isCancelled: isCancelled, progress: { events(.received($0, total: $1)) })
+        var message = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let code: CURLcode = withExtendedLifetime(state) {
+            message.withUnsafeMutableBufferPointer { buffer in
+                var setup = [
+                    bh_curl_setopt_string(curl, CURLOPT_URL, url.absoluteString),
+                    bh_curl_setopt_string(curl, CURLOPT_USERAGENT, "birder-swift"),
+                    // The hub answers with a redirect to its CDN.
+                    bh_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 1),
+                    bh_curl_setopt_long(curl, CURLOPT_MAXREDIRS, 10),
+                    bh_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "http,https"),
+                    bh_curl_setopt_string(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"),
+                    bh_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT, max(1, Int(timeout.rounded(.up)))),
+                    // No signals from libcurl's resolver: other threads of the process run models.
+                    bh_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1),
+                    bh_curl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, buffer.baseAddress),
+                    bh_curl_set_callbacks(curl, receiveHeader, receiveBody, reportProgress,
+                                          Unmanaged.passUnretained(state).toOpaque()),
+                ]
+                if offset > 0 { setup.append(bh_curl_setopt_offset(curl, CURLOPT_RESUME_FROM_LARGE, curl_off_t(offset))) }
+                if let failed = setup.first(where: { $0 != CURLE_OK }) { return failed }
+                return curl_easy_perform(curl)
+            }
         }
-        try sink.result()
+        try state.finish(code, message: String(cString: message))
         try handle.synchronize()
     }
 
@@ -272,127 +278,142 @@ public enum DownloadError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Receives one response: checks its status and announced size, appends the body to the file.
-private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+// libcurl's callbacks: C functions that find their transfer through the context pointer.
+
+private let receiveHeader: bh_curl_data_callback = { data, size, count, context in
+    let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+    return state.header(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
+}
+
+private let receiveBody: bh_curl_data_callback = { data, size, count, context in
+    let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+    return state.body(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
+}
+
+private let reportProgress: bh_curl_progress_callback = { context, _, _, _, _ in
+    Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue().shouldContinue() ? 0 : 1
+}
+
+/// One response as libcurl delivers it on the calling thread: checks its status and announced size
+/// when the headers end (before any body), appends the body to the file within the size limit,
+/// and stops a silent or cancelled transfer. A callback that returns false makes libcurl abort;
+/// `failure` then says why.
+private final class TransferState {
+    private let curl: UnsafeMutableRawPointer
     private let handle: FileHandle
     private let url: URL
     private let expectation: Downloader.Expectation
-    private let progress: @Sendable (Int64, Int64?) -> Void
     private let timeout: TimeInterval
-    private let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
+    private let isCancelled: @Sendable () -> Bool
+    private let progress: @Sendable (Int64, Int64?) -> Void
     private var received: Int64
     private var total: Int64?
     private var failure: DownloadError?
     private var lastData = DispatchTime.now()
 
-    init(handle: FileHandle, offset: Int64, url: URL, expectation: Downloader.Expectation, timeout: TimeInterval,
-         progress: @escaping @Sendable (Int64, Int64?) -> Void) {
+    init(curl: UnsafeMutableRawPointer, handle: FileHandle, offset: Int64, url: URL, expectation: Downloader.Expectation,
+         timeout: TimeInterval, isCancelled: @escaping @Sendable () -> Bool, progress: @escaping @Sendable (Int64, Int64?) -> Void) {
+        self.curl = curl
         self.handle = handle
         self.received = offset
         self.url = url
         self.expectation = expectation
         self.timeout = timeout
+        self.isCancelled = isCancelled
         self.progress = progress
     }
 
-    /// Whether the transfer ended within `seconds` (then it stays ended for later calls).
-    func finished(within seconds: TimeInterval) -> Bool {
-        guard done.wait(timeout: .now() + seconds) == .success else { return false }
-        done.signal()
+    private var status: Int {
+        var code = 0
+        _ = bh_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &code)
+        return code
+    }
+
+    /// One header line; the blank line that ends a response's headers is where it is judged.
+    func header(_ line: UnsafeRawBufferPointer) -> Bool {
+        lastData = .now()
+        guard line.count <= 2, line.allSatisfy({ $0 == 13 || $0 == 10 }) else { return true }
+        let status = self.status
+        // An interim response, or a redirect that libcurl follows: the real one comes next.
+        if status < 200 || (300..<400).contains(status) { return true }
+        switch status {
+        case 206:
+            break
+        case 200:
+            // The server ignored the Range header: start over.
+            do {
+                try handle.truncate(atOffset: 0)
+                received = 0
+            } catch {
+                failure = .io(url.path, "cannot truncate the partial file: \(error)")
+                return false
+            }
+        default:
+            failure = .http(url: url.absoluteString, status: status)
+            return false
+        }
+        var announced: curl_off_t = -1
+        _ = bh_curl_getinfo_offset(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced)
+        if announced >= 0 {
+            let (sum, overflow) = received.addingReportingOverflow(Int64(announced))
+            total = overflow ? Int64.max : sum
+            if let maximum = expectation.maximumBytes, overflow || sum > maximum {
+                failure = .tooLarge(url: url.absoluteString, limit: maximum)
+                return false
+            }
+            if let plausible = expectation.plausibleSize, !plausible(total!) {
+                failure = .implausibleSize(url: url.absoluteString, bytes: total!)
+                return false
+            }
+        }
         return true
     }
 
-    func result() throws {
-        if let failure = lock.withLock({ failure }) { throw failure }
-    }
-
-    /// Seconds since the response or its last bytes arrived.
-    var secondsSinceData: TimeInterval {
-        let last = lock.withLock { lastData }
-        return Double(DispatchTime.now().uptimeNanoseconds - last.uptimeNanoseconds) / 1e9
-    }
-
-    /// Stops the transfer, unless it already failed, with the error `reason(bytes received)`:
-    /// a silent server or the user's request. The bytes so far stay in the partial file.
-    func stop(_ task: URLSessionTask, _ reason: (Int64) -> DownloadError) {
-        let first: Bool = lock.withLock {
-            guard failure == nil else { return false }
-            failure = reason(received)
-            return true
+    /// Body bytes of the final response.
+    func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // A redirect's own body, or a response `header` refused.
+        guard failure == nil, (200..<300).contains(status) else { return failure == nil }
+        if let maximum = expectation.maximumBytes, received + Int64(bytes.count) > maximum {
+            // No Content-Length, or a false one: the body may not outgrow the published size.
+            failure = .tooLarge(url: url.absoluteString, limit: maximum)
+            return false
         }
-        if first { task.cancel() }
+        do { try handle.write(contentsOf: bytes) } catch {
+            failure = .io(url.path, "write failed: \(error)")
+            return false
+        }
+        received += Int64(bytes.count)
+        lastData = .now()
+        progress(received, total)
+        return true
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let announced = response.expectedContentLength
-        let disposition: URLSession.ResponseDisposition = lock.withLock {
-            lastData = .now()
-            switch status {
-            case 206:
-                break
-            case 200:
-                // The server ignored the Range header: start over.
-                do {
-                    try handle.truncate(atOffset: 0)
-                    received = 0
-                } catch {
-                    failure = .io(url.path, "cannot truncate the partial file: \(error)")
-                    return .cancel
-                }
-            default:
-                failure = .http(url: url.absoluteString, status: status)
-                return .cancel
-            }
-            if announced >= 0 {
-                let (sum, overflow) = received.addingReportingOverflow(announced)
-                total = overflow ? Int64.max : sum
-                if let maximum = expectation.maximumBytes, overflow || sum > maximum {
-                    failure = .tooLarge(url: url.absoluteString, limit: maximum)
-                    return .cancel
-                }
-                if let plausible = expectation.plausibleSize, !plausible(total!) {
-                    failure = .implausibleSize(url: url.absoluteString, bytes: total!)
-                    return .cancel
-                }
-            }
-            return .allow
+    /// Asked by libcurl at least once a second, data or not: false stops a cancelled transfer or
+    /// one silent for `timeout` seconds (the bytes so far stay, to resume).
+    func shouldContinue() -> Bool {
+        guard failure == nil else { return false }
+        if isCancelled() {
+            failure = .cancelled(url: url.absoluteString, bytes: received, waitingFor: nil)
+        } else if Double(DispatchTime.now().uptimeNanoseconds - lastData.uptimeNanoseconds) / 1e9 > timeout {
+            failure = .timedOut(url: url.absoluteString, seconds: timeout)
         }
-        completionHandler(disposition)
+        return failure == nil
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let (now, total): (Int64, Int64?) = lock.withLock {
-            guard failure == nil else { return (received, self.total) }
-            if let maximum = expectation.maximumBytes, received + Int64(data.count) > maximum {
-                // No Content-Length, or a false one: the body may not outgrow the published size.
-                failure = .tooLarge(url: url.absoluteString, limit: maximum)
-                dataTask.cancel()
-                return (received, self.total)
+    /// The transfer's result once libcurl returned `code`.
+    func finish(_ code: CURLcode, message: String) throws {
+        if let failure { throw failure }
+        switch code {
+        case CURLE_OK:
+            guard (200..<300).contains(status) else { throw DownloadError.http(url: url.absoluteString, status: status) }
+            if let total, received < total {
+                throw DownloadError.transport(url: url.absoluteString, reason: "connection closed after \(received) of \(total) bytes")
             }
-            do { try handle.write(contentsOf: data) } catch {
-                failure = .io(url.path, "write failed: \(error)")
-                dataTask.cancel()
-            }
-            received += Int64(data.count)
-            lastData = .now()
-            return (received, self.total)
+        case CURLE_OPERATION_TIMEDOUT:
+            throw DownloadError.timedOut(url: url.absoluteString, seconds: timeout)
+        default:
+            let reason = message.isEmpty ? String(cString: curl_easy_strerror(code)) : message
+            throw DownloadError.transport(url: url.absoluteString, reason: reason)
         }
-        progress(now, total)
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        lock.withLock {
-            if failure == nil, let error = error as? URLError, error.code == .timedOut {
-                failure = .timedOut(url: url.absoluteString, seconds: timeout)
-            } else if failure == nil, let error {
-                failure = .transport(url: url.absoluteString, reason: error.localizedDescription)
-            } else if failure == nil, let total, received < total {
-                failure = .transport(url: url.absoluteString, reason: "connection closed after \(received) of \(total) bytes")
-            }
-        }
-        done.signal()
     }
 }

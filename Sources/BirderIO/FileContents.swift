@@ -1,3 +1,4 @@
+import BirderCore
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)
@@ -79,18 +80,22 @@ package final class FileContents: @unchecked Sendable {
     /// The bytes as UTF-8 text (invalid sequences replaced).
     package var text: String { withExtendedLifetime(self) { String(decoding: bytes, as: UTF8.self) } }
 
-    /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
-    /// Reads a regular file front to back in chunks of at most `chunkSize` bytes, holding one chunk
-    /// at a time (lists of millions of paths), refusing what `init` refuses.
-    package static func forEachChunk(of path: String, chunkSize: Int = 1 << 20,
+    /// Reads a regular file (or the bytes of `range` in it) front to back in chunks of at most
+    /// `chunkSize` bytes, holding one chunk at a time (lists of millions of paths, shards of
+    /// gigabytes), refusing what `init` refuses.
+    package static func forEachChunk(of path: String, in range: Range<Int>? = nil, chunkSize: Int = 1 << 20,
                                      _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let file = try RegularFile(path: path)
         defer { file.close() }
+        let range = range ?? 0..<file.size
+        guard range.lowerBound >= 0, range.upperBound <= file.size else {
+            throw BirderIOError.io(path: path, reason: "holds \(file.size) bytes, bytes \(range.lowerBound)..<\(range.upperBound) were expected")
+        }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
-        var offset = 0
-        while offset < file.size {
-            let count = min(chunkSize, file.size - offset)
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = min(chunkSize, range.upperBound - offset)
             try file.read(into: buffer, count: count, at: offset)
             try body(UnsafeRawBufferPointer(start: buffer, count: count))
             offset += count
@@ -98,6 +103,7 @@ package final class FileContents: @unchecked Sendable {
         try file.checkUnchanged()
     }
 
+    /// The size of the regular file at `path`, refusing what `init` would refuse, without reading it.
     package static func size(of path: String) throws(BirderIOError) -> Int {
         let file = try RegularFile(path: path)
         defer { file.close() }
@@ -119,13 +125,13 @@ struct RegularFile {
         self.path = path
         var fd: Int32
         repeat {
-            fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            fd = FileSystemPath.withCString(path) { open($0, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
         } while fd < 0 && errno == EINTR
         guard fd >= 0 else {
             let code = errno
             // A socket cannot be opened at all (ENXIO); say what it is rather than the errno text.
             var info = stat()
-            if stat(path, &info) == 0, let kind = Self.kindName(info.st_mode) {
+            if FileSystemPath.withCString(path, { stat($0, &info) }) == 0, let kind = Self.kindName(info.st_mode) {
                 throw .io(path: path, reason: "is \(kind), not a regular file")
             }
             throw .io(path: path, reason: "cannot open: \(FileContents.errnoText(code))")

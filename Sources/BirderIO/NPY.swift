@@ -17,8 +17,57 @@ public enum NPY {
 
     static func read(_ file: FileContents) throws(BirderIOError) -> StoredTensor {
         let path = file.path
-        func fail(_ reason: String) -> BirderIOError { .invalidNpy(path: path, reason: reason) }
         let bytes = file.bytes
+        let layout = try layout(ofPrefix: bytes, fileSize: bytes.count, path: path)
+        let count = layout.shape.reduce(1, *)
+        let storage = StorageBuffer(dtype: layout.dtype, count: count,
+                                    base: bytes.baseAddress.map { UnsafeRawPointer($0 + layout.dataOffset) },
+                                    isBigEndian: layout.isBigEndian, owner: file)
+        let strides = layout.isFortranOrder
+            ? Array(StoredTensor.contiguousStrides(Array(layout.shape.reversed())).reversed())
+            : StoredTensor.contiguousStrides(layout.shape)
+        do {
+            return try StoredTensor(storage: storage, shape: layout.shape, strides: strides)
+        } catch {
+            throw .invalidNpy(path: path, reason: error.description)
+        }
+    }
+
+    /// What an `.npy` file's elements are and where they lie, from its header alone.
+    package struct Layout: Sendable, Equatable {
+        package let dtype: DType
+        package let isBigEndian: Bool
+        package let isFortranOrder: Bool
+        package let shape: [Int]
+        /// Offset of the first element in the file.
+        package let dataOffset: Int
+        /// Bytes of the elements: the shape's count × the dtype's size.
+        package let dataBytes: Int
+
+        /// A little-endian float32 matrix in C order: its bytes are rows as they are.
+        package var isFloat32Rows: Bool {
+            dtype == .float32 && !isBigEndian && shape.count == 2 && (!isFortranOrder || shape[0] <= 1 || shape[1] <= 1)
+        }
+    }
+
+    private static let headerLimit = 1 << 20
+
+    /// The layout of the `.npy` file at `path`, reading only its header (a merge streams the
+    /// elements instead of holding them).
+    package static func layout(of path: String) throws(BirderIOError) -> Layout {
+        let file = try RegularFile(path: path)
+        defer { file.close() }
+        let count = min(file.size, headerLimit + 12)
+        guard count > 0 else { throw .invalidNpy(path: path, reason: "no NUMPY magic") }
+        let prefix = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)
+        defer { prefix.deallocate() }
+        try file.read(into: prefix.baseAddress!, count: count, at: 0)
+        return try layout(ofPrefix: UnsafeRawBufferPointer(prefix), fileSize: file.size, path: path)
+    }
+
+    /// Parses the header at the start of `bytes`, the first bytes of a file of `fileSize` bytes.
+    private static func layout(ofPrefix bytes: UnsafeRawBufferPointer, fileSize: Int, path: String) throws(BirderIOError) -> Layout {
+        func fail(_ reason: String) -> BirderIOError { .invalidNpy(path: path, reason: reason) }
         var r = ByteReader(bytes)
         let header: String
         do {
@@ -31,7 +80,7 @@ public enum NPY {
             case 2, 3: length = Int(try r.u32())
             default: throw BirderIOError.unsupported(path: path, reason: ".npy format version \(major)")
             }
-            guard length <= 1 << 20 else { throw fail("header of \(length) bytes") }
+            guard length <= headerLimit else { throw fail("header of \(length) bytes") }
             header = String(decoding: try r.slice(length), as: UTF8.self)
         } catch is ByteReader.Truncated {
             throw fail("truncated header")
@@ -58,7 +107,6 @@ public enum NPY {
         guard "<>|=".contains(order), let dtype = dtypes[kind] else {
             throw .unsupported(path: path, reason: ".npy dtype '\(descr)'")
         }
-        let bigEndian = order == ">" && dtype.byteSize > 1
         var count = 1
         for dim in shape {
             guard dim >= 0 else { throw fail("negative dimension in shape \(shape)") }
@@ -66,20 +114,13 @@ public enum NPY {
             guard !overflow else { throw fail("element count of shape \(shape) overflows") }
             count = product
         }
+        let remaining = fileSize - r.position
         let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !overflow, needed <= r.remaining else {
-            throw fail("shape \(shape) of \(descr) needs \(overflow ? "too many" : String(needed)) bytes, the file has \(r.remaining)")
+        guard !overflow, needed <= remaining else {
+            throw fail("shape \(shape) of \(descr) needs \(overflow ? "too many" : String(needed)) bytes, the file has \(remaining)")
         }
-        let storage = StorageBuffer(dtype: dtype, count: count, base: bytes.baseAddress.map { UnsafeRawPointer($0 + r.position) },
-                                    isBigEndian: bigEndian, owner: file)
-        let strides = fortran
-            ? Array(StoredTensor.contiguousStrides(Array(shape.reversed())).reversed())
-            : StoredTensor.contiguousStrides(shape)
-        do {
-            return try StoredTensor(storage: storage, shape: shape, strides: strides)
-        } catch {
-            throw fail(error.description)
-        }
+        return Layout(dtype: dtype, isBigEndian: order == ">" && dtype.byteSize > 1, isFortranOrder: fortran, shape: shape,
+                      dataOffset: r.position, dataBytes: needed)
     }
 
     /// Reads and converts to a contiguous Float32 tensor.

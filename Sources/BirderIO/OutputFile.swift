@@ -1,3 +1,4 @@
+import BirderCore
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)
@@ -41,6 +42,11 @@ package final class OutputFile {
     /// opening anything (commands call it before the work starts).
     package static func target(for path: String) throws(BirderIOError) -> Target {
         guard !path.isEmpty else { throw .io(path: path, reason: "empty output path") }
+        // Inputs keep raw bytes (FileSystemPath); outputs are named by the user, so a UTF-8 name is asked for
+        // rather than carrying the bytes through every step of the atomic write and the signal cleanup.
+        guard !FileSystemPath.holdsRawBytes(path) else {
+            throw .io(path: FileSystemPath.displayed(path), reason: "an output name that is not UTF-8 is not supported; choose a UTF-8 name")
+        }
         var info = stat()
         if lstat(path, &info) != 0 {
             let code = errno

@@ -1,3 +1,4 @@
+import BirderCore
 import CImageCodecs
 #if canImport(Glibc)
 import Glibc
@@ -296,7 +297,7 @@ public enum ImageDecoder {
     /// Reads a regular file whole, refusing directories, devices, FIFOs and files over `maxBytes`.
     static func readFile(_ path: String, maxBytes: Int) throws(ImageError) -> [UInt8] {
         // O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore the flag).
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = FileSystemPath.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()

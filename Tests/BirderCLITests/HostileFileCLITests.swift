@@ -253,25 +253,78 @@ import BirderTestSupport
 
     // MARK: - 9. File names a path or a line cannot hold
 
-    @Test func nonUTF8NameIsReportedAndTheOthersProcessed() throws {
+    /// Creates `name` (raw bytes, as a Swift String cannot hold them) in `directory` as a copy of the photo.
+    private func createRaw(_ name: [UInt8], in directory: [UInt8], directory isDirectory: Bool = false) throws {
+        let raw = directory + [UInt8(ascii: "/")] + name + [0]
+        let status = raw.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { path -> Int32 in
+                if isDirectory { return mkdir(path.baseAddress!, 0o755) }
+                let fd = open(path.baseAddress!, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+                guard fd >= 0 else { return -1 }
+                let bytes = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: photo))) ?? Data())
+                _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                return close(fd)
+            }
+        }
+        try #require(status == 0)
+    }
+
+    /// Photos named in Latin-1 (not UTF-8), in a folder so named too, are found, opened and
+    /// predicted like the others, named `\xNN` in the results; given on the command line with their
+    /// raw bytes they open too; a manifest keeps the bytes, so `--files-from` reopens them.
+    @Test func namesThatAreNotUTF8AreOpened() throws {
         let dir = try BirderProcess.temporaryDirectory().appendingPathComponent("imgs")
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         try fm.copyItem(atPath: photo, toPath: dir.appendingPathComponent("good.jpg").path)
-        // "bad\xFF.jpg": made with raw bytes, as a Swift String cannot hold them.
-        let raw = Array(dir.path.utf8) + Array("/bad".utf8) + [0xFF] + Array(".jpg".utf8) + [0]
-        let created = raw.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
-        }
-        try #require(created >= 0)
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: photo)))
-        _ = bytes.withUnsafeBytes { write(created, $0.baseAddress, $0.count) }
-        close(created)
+        let base = Array(dir.path.utf8)
+        try createRaw(Array("K".utf8) + [0xE4] + Array("fer.jpg".utf8), in: base)
+        try createRaw(Array("caf".utf8) + [0xE9], in: base, directory: true)
+        try createRaw(Array("x.jpg".utf8), in: base + Array("/caf".utf8) + [0xE9])
         let result = try BirderProcess.run(["predict", dir.path, "--model", model], watchdog: 120)
-        #expect(result.status == 1, "\(result.stderr)")
-        let lines = errorLines(result)
-        #expect(lines.first?.contains("\(dir.path)/bad\u{FFFD}.jpg: the file name is not valid UTF-8") == true, "\(result.stderr)")
-        #expect(lines.count == 2 && lines.last == "error: 1 input(s) could not be processed")
-        #expect(result.stdout.split(separator: "\n").count == 2 && result.stdout.contains("good.jpg"))
+        #expect(result.status == 0, "\(result.stderr)")
+        let samples = result.stdout.split(separator: "\n").dropFirst().map { String($0.prefix { $0 != "," }) }
+        #expect(samples == ["\(dir.path)/K\\xe4fer.jpg", "\(dir.path)/caf\\xe9/x.jpg", "\(dir.path)/good.jpg"], "\(result.stdout)")
+        let rows = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").dropFirst().joined(separator: ",") }
+        #expect(Set(rows).count == 1, "the same photo gives the same prediction whatever its name")
+
+        // The raw bytes as an argument (Foundation's Process would pass UTF-8; a shell's printf does not).
+        let shell = try BirderProcess.run(["-c", #"exec "$0" predict "$(printf '%s/K\344fer.jpg' "$1")" --model "$2""#,
+                                           BirderProcess.executable.path, dir.path, model],
+                                          executable: URL(fileURLWithPath: "/bin/sh"), watchdog: 120)
+        #expect(shell.status == 0, "\(shell.stderr)")
+        #expect(shell.stdout.contains("\(dir.path)/K\\xe4fer.jpg,"), "\(shell.stdout)")
+
+        // A manifest holds the bytes themselves (as `find` lists them), and reads back as the same files.
+        let manifest = dir.deletingLastPathComponent().appendingPathComponent("m.tsv").path
+        let listed = try BirderProcess.run(["manifest", dir.path, "--output", manifest], watchdog: 120)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: manifest)))
+        #expect(bytes.contains(0xE4) && bytes.contains(0xE9))
+        let fromList = try BirderProcess.run(["predict", "--files-from", manifest, "--model", model], watchdog: 120)
+        #expect(fromList.status == 0, "\(fromList.stderr)")
+        #expect(fromList.stdout == result.stdout)
+    }
+
+    /// An output named with bytes that are not UTF-8 is refused before any work, named `\xNN`.
+    @Test func anOutputNameThatIsNotUTF8IsRefusedBeforeTheWork() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let result = try BirderProcess.run(["-c", #"exec "$0" predict "$1" --model "$2" --output "$(printf '%s/out\377.csv' "$3")""#,
+                                            BirderProcess.executable.path, photo, model, dir.path],
+                                           executable: URL(fileURLWithPath: "/bin/sh"), watchdog: 120)
+        #expect(result.status == 2)
+        #expect(errorLines(result) == ["error: \(dir.path)/out\\xff.csv: an output name that is not UTF-8 is not supported; choose a UTF-8 name"],
+                "\(result.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    /// A missing path whose name is not UTF-8 is named with `\xNN` in its one error line.
+    @Test func aMissingRawNameIsShownByteForByte() throws {
+        let dir = try BirderProcess.temporaryDirectory()
+        let result = try BirderProcess.run(["-c", #"exec "$0" predict "$(printf '%s/nope\377.jpg' "$1")" --model "$2""#,
+                                            BirderProcess.executable.path, dir.path, model],
+                                           executable: URL(fileURLWithPath: "/bin/sh"), watchdog: 120)
+        #expect(result.status == 2)
+        #expect(errorLines(result) == ["error: \(dir.path)/nope\\xff.jpg: no such file or directory"], "\(result.stderr)")
     }
 
     @Test func lineBreakInANameIsRefusedForTheSampleList() throws {

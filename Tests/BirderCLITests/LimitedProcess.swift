@@ -19,7 +19,8 @@ enum LimitedProcess {
         var errorLines: [Substring] { stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") } }
     }
 
-    static func run(_ arguments: [String], directory: URL? = nil) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+                    started: (Process) throws -> Void = { _ in }) throws -> Result {
         // prlimit(1) where util-linux has it; elsewhere the shell's ulimit (in KiB).
         let wrapper: URL, prefix: [String]
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") {
@@ -31,8 +32,8 @@ enum LimitedProcess {
         }
         // OpenBLAS reserves a buffer per thread of the machine at start-up; one thread keeps the
         // address space for what the command itself allocates.
-        let result = try BirderProcess.run(prefix + arguments, environment: ["OPENBLAS_NUM_THREADS": "1"],
-                                           directory: directory, executable: wrapper, watchdog: watchdogSeconds)
+        let result = try BirderProcess.run(prefix + arguments, environment: environment.merging(["OPENBLAS_NUM_THREADS": "1"]) { $1 },
+                                           directory: directory, executable: wrapper, watchdog: watchdogSeconds, started: started)
         return Result(status: result.status, stdout: result.stdout, stderr: result.stderr, hung: result.timedOut)
     }
 }

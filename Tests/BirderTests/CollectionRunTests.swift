@@ -75,8 +75,8 @@ import Testing
     @Test func manifestsRoundTripAndRefuseEdits() throws {
         let dir = try directory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let (scanned, unopenable, skipped) = try ImageManifest.scan([Self.photos])
-        #expect(unopenable.isEmpty && skipped.count == 0)
+        let (scanned, walk) = try ImageManifest.scan([Self.photos])
+        #expect(walk.unreadableFolders.isEmpty)
         #expect(scanned.paths == (try ImageCollection.paths([Self.photos])))
         #expect(scanned.entries.allSatisfy { $0.size > 0 && $0.modified.contains(".") })
         let path = dir.appendingPathComponent("m.tsv").path

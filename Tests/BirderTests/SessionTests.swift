@@ -120,3 +120,48 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "/nonexistent"))
     }
 }
+
+/// The embedding cache fills its entry as `birder embed` writes a file: streamed, continued after
+/// a stop, then served without computing.
+@Suite struct EmbeddingCacheTests {
+    @Test func aStoppedFillIsContinuedThenServedFromTheCache() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("birder-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try BirderModel.load(SessionTests.model)
+        let session = try InferenceSession(model: model, context: ComputeContext(threads: 1), batchSize: 2)
+        let images = try SessionTests.photoPaths()
+        let cache = EmbeddingCache(directory: dir.path)
+
+        var seen = 0
+        #expect(throws: EmbeddingCacheError.self) {
+            try cache.embeddings(of: images, session: session, progress: { _ in seen += 1 }, shouldStop: { seen >= 2 })
+        }
+        let file = cache.file(model: model, images: images)
+        #expect(!cache.contains(file), "a stopped fill is not an entry")
+
+        var failures: [String] = []
+        let filled = try cache.embeddings(of: images, session: session, progress: { if let failure = $0.failure { failures.append(failure) } })
+        #expect(filled.file == file && !filled.wasCached)
+        let (samples, matrix) = try EmbeddingFiles.read(file.path)
+        // The truncated photo fails and is left out; the others are each photo's own embedding.
+        #expect(failures.count == images.count - samples.count && failures.count == 1, "\(failures)")
+        for (row, sample) in samples.enumerated() {
+            let alone = try session.embed(ImageInput.path(sample))
+            #expect(Array(matrix.scalars[(row * model.embeddingSize)..<((row + 1) * model.embeddingSize)]) == alone)
+        }
+        let again = try cache.embeddings(of: images, session: session, progress: { _ in Issue.record("computed again") })
+        #expect(again.file == file && again.wasCached)
+    }
+}
+
+@Suite struct EmbeddingCacheDirectoryTests {
+    /// `--cache-dir`, then `$BIRDER_CACHE_DIR`, then the XDG cache (an absolute `$XDG_CACHE_HOME`,
+    /// else `~/.cache`), beside the models' default directory.
+    @Test func theDirectoryFollowsTheEnvironment() {
+        #expect(EmbeddingCache(directory: "/given", environment: ["BIRDER_CACHE_DIR": "/set"]).directory.path == "/given")
+        #expect(EmbeddingCache(environment: ["BIRDER_CACHE_DIR": "/set", "XDG_CACHE_HOME": "/xdg"]).directory.path == "/set")
+        #expect(EmbeddingCache(environment: ["BIRDER_CACHE_DIR": "", "XDG_CACHE_HOME": "/xdg"]).directory.path == "/xdg/birder")
+        #expect(EmbeddingCache(environment: ["XDG_CACHE_HOME": "relative"]).directory.path
+                == (NSHomeDirectory() as NSString).appendingPathComponent(".cache/birder"))
+    }
+}

@@ -180,7 +180,7 @@ def main() -> None:
         f"`birder merge` of {count} shards of {rows:,}×{width} float32 (.npy + sample lists, {total_bytes / 1e9:.2f} GB): "
         f"{merge_speed:.0f} MB/s against {copy_speed:.0f} MB/s for `cat` of the same files (both fsynced), "
         f"{merge_speed / copy_speed:.2f}× copy speed; peak RSS of merge {max(merge_rss):.0f} MB (one shard is "
-        f"{rows * width * 4 / 1e6:.0f} MB; memory follows the largest shard, not the row count).",
+        f"{rows * width * 4 / 1e6:.0f} MB; the rows are copied through one 4 MB buffer: memory follows neither the shard nor the row count).",
         "",
         f"Reproduce: `swift build -c release && python tools/bench/bench_runs.py --images {args.images} --rounds {args.rounds} "
         f"--merge-shards {count} --write`",

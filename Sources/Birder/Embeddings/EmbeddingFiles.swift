@@ -96,10 +96,14 @@ public enum EmbeddingFileError: Error, CustomStringConvertible, Sendable, Equata
 public struct EmbeddingCache: Sendable {
     public let directory: URL
 
-    /// The directory given, else `$BIRDER_CACHE_DIR`, else `~/.cache/birder`.
+    /// The directory given, else `$BIRDER_CACHE_DIR`, else the per-user cache (`$XDG_CACHE_HOME/birder`,
+    /// `~/.cache/birder`).
     public init(directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.directory = URL(fileURLWithPath: directory ?? environment["BIRDER_CACHE_DIR"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/birder"))
+        if let path = directory ?? environment["BIRDER_CACHE_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            self.directory = URL(fileURLWithPath: path)
+        } else {
+            self.directory = ModelStore.userCache(environment: environment)
+        }
     }
 
     /// The cache file for these images embedded by `model` (it may not exist yet).
@@ -121,16 +125,27 @@ public struct EmbeddingCache: Sendable {
         FileManager.default.fileExists(atPath: file.path) && FileManager.default.fileExists(atPath: file.path + ".samples.txt")
     }
 
-    /// The cached embeddings of `images`, computing and storing them first when missing. Images
-    /// that fail are left out (and handed to `failed`), as `birder embed` leaves them out.
+    /// The run that fills the cache entry of `images` embedded by `model`: streamed into the entry's
+    /// `.npy` as `birder embed` writes a file (the rows are never all in memory), resumable, so an
+    /// interrupted fill is continued by the next one. Makes the cache directory if needed.
+    public func fillRun(for images: [String], model: BirderModel) throws -> CollectionRun {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return CollectionRun(manifest: ImageManifest(paths: images), output: file(model: model, images: images).path, resume: true)
+    }
+
+    /// The cached embeddings of `images`, computed and stored first when missing (`fillRun`).
+    /// Images that fail are left out, as `birder embed` leaves them out; `progress` sees every image
+    /// (and why one failed). When `shouldStop` stops the fill, `EmbeddingCacheError.stopped` is
+    /// thrown and the next call continues it.
     public func embeddings(of images: [String], session: InferenceSession,
-                           failed: (InferenceItem<[Float]>) throws -> Void = { _ in }) throws -> (file: URL, wasCached: Bool) {
+                           progress: (CollectionRunProgress) -> Void = { _ in },
+                           shouldStop: () -> Bool = { false }) throws -> (file: URL, wasCached: Bool) {
         let file = file(model: session.model, images: images)
         if contains(file) { return (file, true) }
-        let (all, allRows) = try EmbeddingFiles.collect(session.embed(images.map(ImageInput.path)),
-                                                        width: session.model.embeddingSize, failed: failed)
-        let (samples, matrix, _) = EmbeddingFiles.listable(allRows, samples: all)
-        try store(matrix, samples: samples, as: file)
+        let run = try fillRun(for: images, model: session.model)
+        if case let .stopped(done, total, _) = try session.embed(run, format: .npy, progress: progress, shouldStop: shouldStop) {
+            throw EmbeddingCacheError.stopped(done: done, total: total)
+        }
         return (file, false)
     }
 
@@ -142,10 +157,26 @@ public struct EmbeddingCache: Sendable {
 
     /// Size and modification time, so an edited file changes the key.
     private static func stamp(_ path: String) -> String {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
-        let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(size)@\(modified)"
+        var info = stat()
+        guard FileSystemPath.withCString(path, { stat($0, &info) }) == 0 else { return "-1@0" }
+        #if canImport(Darwin)
+        let time = info.st_mtimespec
+        #else
+        let time = info.st_mtim
+        #endif
+        // Nanoseconds count: a file rewritten within the same second changes the key too.
+        return "\(Int64(info.st_size))@\(Double(time.tv_sec) + Double(time.tv_nsec) / 1e9)"
+    }
+}
+
+public enum EmbeddingCacheError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The fill was asked to stop; the next call continues it.
+    case stopped(done: Int, total: Int)
+
+    public var description: String {
+        switch self {
+        case let .stopped(done, total): return "stopped after \(done) of \(total) images; the next call continues the cache entry"
+        }
     }
 }
 

@@ -1,114 +1,130 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The images of files and folders, as `birder predict photos/` takes them: files as given,
 /// folders searched recursively for the formats the engine reads, in sorted order.
+///
+/// Folders are read with the file system's own bytes (`FileSystemPath`), so a photo whose name is
+/// not UTF-8 is found and opened like any other. Symbolic links to files are taken; symbolic links
+/// to folders are not followed (a link back up the tree would never end), as Foundation's
+/// enumerator and `find` do by default.
 public enum ImageCollection {
     /// File extensions of the formats the decoder reads: torchvision's list, which Birder's folder
     /// loader uses, and .pbm and .gif, which Pillow reads too.
     public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "ppm", "pgm", "pbm", "gif"]
 
     /// Every image path of `inputs` in order: files as given, directories expanded in sorted order.
-    /// Files whose names cannot be opened through a `String` path are left out (see `scan`).
     public static func paths(_ inputs: [String]) throws(ImageCollectionError) -> [String] {
         let found = try scan(inputs)
         guard !found.paths.isEmpty else { throw .noImages(inputs) }
         return found.paths
     }
 
-    /// The image paths of `inputs` in order, and apart the images found in directories whose names
-    /// are not valid UTF-8. Foundation hands such a name over with U+FFFD in place of the bytes it
-    /// cannot decode, and a path made from that opens nothing ("no such file"); rather than report
-    /// a missing file later, they are returned (as shown, with U+FFFD) for the caller to report.
-    /// Files in folders whose extension names no format the engine reads are counted in
-    /// `skipped` (hidden files and folders aside: `.DS_Store` and the like are no one's photos).
+    /// What a walk of `inputs` found: the image paths in order, the other files it passed over and
+    /// the folders it could not read (each for the caller to report).
     public static func scan(_ inputs: [String]) throws(ImageCollectionError) -> ImageScan {
         var scan = ImageScan()
-        let fm = FileManager.default
         for input in inputs {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: input, isDirectory: &isDirectory) else { throw .noSuchFile(input) }
-            guard isDirectory.boolValue else {
+            var info = stat()
+            guard FileSystemPath.withCString(input, { stat($0, &info) }) == 0 else { throw .noSuchFile(input) }
+            guard info.st_mode & S_IFMT == S_IFDIR else {
                 scan.paths.append(input)
                 continue
             }
-            guard let walker = fm.enumerator(atPath: input) else { throw .unreadableDirectory(input) }
             var found: [String] = []
-            for case let relative as String in walker {
-                let path = (input as NSString).appendingPathComponent(relative)
-                guard extensions.contains((relative as NSString).pathExtension.lowercased()) else {
-                    var entryIsDirectory: ObjCBool = false
-                    if !relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }),
-                       fm.fileExists(atPath: path, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue {
-                        scan.skipped.add(path)
-                    }
-                    continue
-                }
-                if relative.unicodeScalars.contains("\u{FFFD}") && !fm.fileExists(atPath: path) {
-                    scan.unopenable.append(path)
-                } else {
-                    found.append(path)
-                }
-            }
+            let base = input.hasSuffix("/") ? input : input + "/"
+            if let reason = walk(base, into: &found, scan: &scan) { throw .unreadableDirectory(input, reason: reason) }
             scan.paths += found.sorted()
         }
-        scan.unopenable.sort()
-        guard !scan.paths.isEmpty || !scan.unopenable.isEmpty else { throw .noImages(inputs, skipped: scan.skipped) }
+        scan.skipped.sort()
+        guard !scan.paths.isEmpty || !scan.unreadableFolders.isEmpty else { throw .noImages(inputs) }
         return scan
+    }
+
+    /// Adds the images below `directory` (ending in "/") to `found`; returns why `directory` itself
+    /// could not be read, or nil. Unreadable subfolders are recorded in `scan`.
+    private static func walk(_ directory: String, into found: inout [String], scan: inout ImageScan) -> String? {
+        guard let stream = FileSystemPath.withCString(directory, { opendir($0) }) else {
+            return String(cString: strerror(errno))
+        }
+        defer { closedir(stream) }
+        var subdirectories: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                FileSystemPath.string(fromBytes: raw.prefix(while: { $0 != 0 }))
+            }
+            if name == "." || name == ".." { continue }
+            let path = directory + name
+            var info = stat()
+            guard FileSystemPath.withCString(path, { lstat($0, &info) }) == 0 else { continue }  // gone meanwhile
+            if info.st_mode & S_IFMT == S_IFDIR {
+                subdirectories.append(path)
+                continue
+            }
+            if info.st_mode & S_IFMT == S_IFLNK {
+                var target = stat()
+                // A link to a folder is not followed; a dangling link is reported when opened.
+                if FileSystemPath.withCString(path, { stat($0, &target) }) == 0, target.st_mode & S_IFMT == S_IFDIR { continue }
+            }
+            if extensions.contains((name as NSString).pathExtension.lowercased()) {
+                found.append(path)
+            } else if !name.hasPrefix(".") {
+                scan.skipped.append(path)
+            }
+        }
+        for subdirectory in subdirectories {
+            if let reason = walk(subdirectory + "/", into: &found, scan: &scan) {
+                scan.unreadableFolders.append(ImageScan.UnreadableFolder(path: subdirectory, reason: reason))
+            }
+        }
+        return nil
     }
 }
 
 /// What `ImageCollection.scan` found.
 public struct ImageScan: Sendable, Equatable {
-    /// The images in input order: files as given, each folder's images sorted.
-    public var paths: [String] = []
-    /// Images whose names are not valid UTF-8 (shown with U+FFFD); they cannot be opened.
-    public var unopenable: [String] = []
-    /// Files in folders left out because no decoder reads their extension.
-    public var skipped = SkippedFiles()
-
-    public init() {}
-}
-
-/// Files a folder walk left out: how many, per extension, and the first few by name (a folder
-/// of a million text files costs a counter, not a list).
-public struct SkippedFiles: Sendable, Equatable, CustomStringConvertible {
-    public private(set) var count = 0
-    /// Lower-cased extension (empty for none) → files.
-    public private(set) var byExtension: [String: Int] = [:]
-    /// The first `exampleLimit` files met, in walk order.
-    public private(set) var examples: [String] = []
-    public static let exampleLimit = 3
-
-    public init() {}
-
-    mutating func add(_ path: String) {
-        count += 1
-        byExtension[(path as NSString).pathExtension.lowercased(), default: 0] += 1
-        if examples.count < Self.exampleLimit { examples.append(path) }
+    public struct UnreadableFolder: Sendable, Equatable {
+        public let path: String
+        public let reason: String
     }
 
-    /// e.g. `3 files skipped (unsupported format: .gif ×2, .txt ×1), e.g. a/x.gif, a/y.gif, a/z.txt`
-    public var description: String {
-        let kinds = byExtension.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
-            .map { "\($0.key.isEmpty ? "no extension" : "." + $0.key) ×\($0.value)" }
-        return "\(count) file\(count == 1 ? "" : "s") skipped (unsupported format: \(kinds.joined(separator: ", "))), e.g. "
-            + examples.joined(separator: ", ") + (count > examples.count ? ", …" : "")
+    /// The images: files named as given, then each folder's images in sorted order.
+    public var paths: [String] = []
+    /// Files in the folders whose extension names no format the engine reads, sorted (hidden files,
+    /// such as `.DS_Store`, are not counted).
+    public var skipped: [String] = []
+    /// Folders below the inputs that could not be read (e.g. no permission), with the reason.
+    public var unreadableFolders: [UnreadableFolder] = []
+
+    /// "3 files skipped (not an image format the engine reads: 2 .txt, 1 .gif; e.g. notes.txt)", or nil.
+    public var skippedSummary: String? {
+        guard let first = skipped.first else { return nil }
+        var counts: [String: Int] = [:]
+        for path in skipped {
+            let suffix = (path as NSString).pathExtension.lowercased()
+            counts[suffix.isEmpty ? "no extension" : "." + suffix, default: 0] += 1
+        }
+        let kinds = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5).map { "\($0.value) \($0.key)" }
+        let more = counts.count > 5 ? ", …" : ""
+        let noun = skipped.count == 1 ? "file" : "files"
+        return "\(skipped.count) \(noun) skipped (not an image format the engine reads: \(kinds.joined(separator: ", "))\(more); e.g. \(FileSystemPath.displayed(first)))"
     }
 }
 
 public enum ImageCollectionError: Error, CustomStringConvertible, Sendable, Equatable {
     case noSuchFile(String)
-    case unreadableDirectory(String)
-    /// Nothing to read; `skipped`: the files there that no decoder reads.
-    case noImages([String], skipped: SkippedFiles = SkippedFiles())
+    case unreadableDirectory(String, reason: String)
+    case noImages([String])
 
     public var description: String {
         switch self {
-        case let .noSuchFile(path): return "\(path): no such file or directory"
-        case let .unreadableDirectory(path): return "\(path): cannot read directory"
-        case let .noImages(inputs, skipped):
-            return "no images found in \(inputs.joined(separator: ", "))"
-                + (skipped.count > 0 ? ": \(skipped) (readable: .\(ImageCollection.extensions.sorted().joined(separator: " .")))" : "")
+        case let .noSuchFile(path): return "\(FileSystemPath.displayed(path)): no such file or directory"
+        case let .unreadableDirectory(path, reason): return "\(FileSystemPath.displayed(path)): cannot read directory: \(reason)"
+        case let .noImages(inputs): return "no images found in \(inputs.map(FileSystemPath.displayed).joined(separator: ", "))"
         }
     }
 }

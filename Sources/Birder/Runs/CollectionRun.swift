@@ -192,7 +192,7 @@ struct CollectionRunner {
                 var failure: String?
                 switch item.result {
                 case let .success(value):
-                    failure = try writer.append(sample: item.name, value: value, row: journal.rows)
+                    failure = try writer.append(sample: FileSystemPath.displayed(item.name), value: value, row: journal.rows)
                     if failure == nil { journal.rows += 1 }
                 case let .failure(error):
                     failure = error.description

@@ -73,7 +73,7 @@ public struct ImageManifest: Sendable, Equatable {
         private var pending: [UInt8] = []
 
         mutating func add(_ path: String) {
-            pending.append(contentsOf: path.utf8)
+            pending.append(contentsOf: FileSystemPath.bytes(of: path))
             pending.append(UInt8(ascii: "\n"))
             if pending.count >= 1 << 16 { flush() }
         }
@@ -90,16 +90,15 @@ public struct ImageManifest: Sendable, Equatable {
     }
 
     /// The images of files and folders (`ImageCollection.scan`: folders walked recursively, sorted),
-    /// each with its size and modification time, and apart the names that cannot be opened and the
-    /// files of formats no decoder reads.
-    public static func scan(_ inputs: [String]) throws -> (manifest: ImageManifest, unopenable: [String], skipped: SkippedFiles) {
+    /// each with its size and modification time, and what else the walk found.
+    public static func scan(_ inputs: [String]) throws -> (manifest: ImageManifest, scan: ImageScan) {
         let found = try ImageCollection.scan(inputs)
         var entries: [Entry] = []
         entries.reserveCapacity(found.paths.count)
         for path in found.paths {
             guard Self.canBeListed(path) else { throw ImageManifestError.unlistablePath(path) }
             var info = stat()
-            guard stat(path, &info) == 0 else {
+            guard FileSystemPath.withCString(path, { stat($0, &info) }) == 0 else {
                 throw ImageManifestError.unreadable(path: path, reason: String(cString: strerror(errno)))
             }
             #if canImport(Darwin)
@@ -111,7 +110,7 @@ public struct ImageManifest: Sendable, Equatable {
             entries.append(Entry(path: path, size: Int64(info.st_size),
                                  modified: "\(time.tv_sec).\(String(repeating: "0", count: max(0, 9 - nanoseconds.count)))\(nanoseconds)"))
         }
-        return (ImageManifest(entries: entries), found.unopenable, found.skipped)
+        return (ImageManifest(entries: entries), found)
     }
 
     /// Whether a path can be a line of a manifest or list: a tab or line break would split it.
@@ -121,31 +120,26 @@ public struct ImageManifest: Sendable, Equatable {
 
     static let magic = "# birder manifest v1"
 
-    /// The manifest as TSV text (see the type's description), in pieces of about 1 MB.
-    private func tsvChunks(_ body: (String) throws -> Void) rethrows {
+    /// The manifest as TSV (see the type's description), in pieces of about 1 MB. Paths are their
+    /// exact bytes, as `find` lists them, so a name that is not UTF-8 reads back as the same file.
+    public func tsvChunks(_ body: ([UInt8]) throws -> Void) rethrows {
         precondition(offset == 0 && entries.count == count, "only a whole list is written")
-        var text = "\(Self.magic)\timages=\(count)\tlist-sha256=\(listHash)\npath\tsize\tmtime\n"
+        var bytes = Array("\(Self.magic)\timages=\(count)\tlist-sha256=\(listHash)\npath\tsize\tmtime\n".utf8)
         for entry in entries {
-            text += "\(entry.path)\t\(entry.size)\t\(entry.modified)\n"
-            if text.utf8.count >= 1 << 20 {
-                try body(text)
-                text = ""
+            bytes += FileSystemPath.bytes(of: entry.path)
+            bytes += "\t\(entry.size)\t\(entry.modified)\n".utf8
+            if bytes.count >= 1 << 20 {
+                try body(bytes)
+                bytes.removeAll(keepingCapacity: true)
             }
         }
-        try body(text)
-    }
-
-    /// The manifest as TSV text.
-    public var tsv: String {
-        var text = ""
-        tsvChunks { text += $0 }
-        return text
+        try body(bytes)
     }
 
     /// Writes the TSV atomically (`OutputFile`).
     public func write(to path: String) throws {
         let file = try OutputFile(path: path)
-        try tsvChunks { try file.write(Array($0.utf8)) }
+        try tsvChunks { try file.write($0) }
         try file.commit()
     }
 
@@ -231,7 +225,7 @@ public struct ImageManifest: Sendable, Equatable {
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
             var line = bytes
             if line.last == UInt8(ascii: "\r") { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-            try body(number, String(decoding: line, as: UTF8.self))
+            try body(number, FileSystemPath.string(fromBytes: line))
             number += 1
         }
         try FileContents.forEachChunk(of: path) { chunk in

@@ -136,12 +136,17 @@ package final class EmbeddingWriter: RunWriter {
         return nil
     }
 
-    /// `.npy` only: rows already encoded as little-endian float32 and their sample lines (merging
-    /// `.npy` shards).
-    package func appendRaw(rows: [UInt8], sampleLines: [UInt8]) throws {
-        precondition(format == .npy && rows.count % (4 * width) == 0, "whole float32 rows of an .npy output")
-        try sinks[0].append(rows)
-        try sinks[1].append(sampleLines)
+    /// `.npy` only: bytes of rows already encoded as little-endian float32 (merging `.npy` shards;
+    /// a row may arrive in pieces, the caller appends whole rows in all).
+    package func appendRawRows(_ bytes: UnsafeRawBufferPointer) throws {
+        precondition(format == .npy, "raw rows go to an .npy output")
+        try sinks[0].append(bytes)
+    }
+
+    /// `.npy` only: sample lines, one per raw row appended, each ending in a line feed.
+    package func appendSampleLines(_ lines: [UInt8]) throws {
+        precondition(format == .npy, "sample lines go with an .npy output")
+        try sinks[1].append(lines)
     }
 
     package func finish(rows: Int) throws {

@@ -29,7 +29,14 @@ public enum ShardMerge {
             var writer: EmbeddingWriter?
             do {
                 for (done, shard) in shards.enumerated() {
-                    if format == .npy, let writer, try appendRawNPY(shard, to: writer, width: width!) {
+                    if format == .npy, let layout = try rawRows(of: shard, width: width) {
+                        if writer == nil {
+                            width = layout.shape[1]
+                            writer = try EmbeddingWriter(format: format, output: output, width: layout.shape[1], capacity: rows,
+                                                         network: first.network)
+                            try writer!.begin()
+                        }
+                        try appendRawRows(shard, layout: layout, to: writer!)
                         progress(done + 1, shards.count)
                         continue
                     }
@@ -151,21 +158,25 @@ public enum ShardMerge {
         return (0..<count).map { byIndex[$0]! }
     }
 
-    /// `.npy` into `.npy`: the shard's float32 rows and its sample list appended as they are (a
-    /// copy, not a parse), when the shard is a little-endian float32 matrix of the run's width.
-    /// False when it is not, for the general path to read it.
-    private static func appendRawNPY(_ shard: (path: String, record: ShardRecord), to writer: EmbeddingWriter, width: Int) throws -> Bool {
-        guard EmbeddingFormat(path: shard.path) == .npy else { return false }
-        let matrix = try NPY.read(shard.path)
-        guard matrix.dtype == .float32, !matrix.storage.isBigEndian, matrix.isContiguous, matrix.shape == [shard.record.rows, width] else {
-            return false
-        }
+    /// The layout of a shard whose rows an `.npy` output can take as they are (a little-endian
+    /// float32 `.npy` matrix of the run's rows and width), or nil for the general path to read it.
+    private static func rawRows(of shard: (path: String, record: ShardRecord), width: Int?) throws -> NPY.Layout? {
+        guard EmbeddingFormat(path: shard.path) == .npy else { return nil }
+        let layout = try NPY.layout(of: shard.path)
+        guard layout.isFloat32Rows, layout.shape[0] == shard.record.rows, width == nil || layout.shape[1] == width else { return nil }
+        return layout
+    }
+
+    /// `.npy` into `.npy`: the shard's rows copied through one 4 MB buffer (a copy, not a parse,
+    /// and never the whole shard in memory), then its sample list, checked to hold one line per row.
+    private static func appendRawRows(_ shard: (path: String, record: ShardRecord), layout: NPY.Layout, to writer: EmbeddingWriter) throws {
         let list = try FileContents(path: shard.path + ".samples.txt").byteArray
         let lines = list.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         guard lines == shard.record.rows, list.last == UInt8(ascii: "\n") || list.isEmpty else {
             throw RunError.invalidRecord(path: shard.path, reason: "its sample list holds \(lines) lines for \(shard.record.rows) rows")
         }
-        try writer.appendRaw(rows: matrix.contiguousBytes(), sampleLines: list)
-        return true
+        try FileContents.forEachChunk(of: shard.path, in: layout.dataOffset..<(layout.dataOffset + layout.dataBytes),
+                                      chunkSize: 4 << 20) { try writer.appendRawRows($0) }
+        try writer.appendSampleLines(list)
     }
 }

@@ -97,10 +97,16 @@ public struct ModelStore: Sendable {
         if FileManager.default.fileExists(atPath: "models", isDirectory: &isDirectory), isDirectory.boolValue {
             return URL(fileURLWithPath: "models")
         }
+        return userCache(environment: environment).appendingPathComponent("models")
+    }
+
+    /// The per-user cache of this engine: `$XDG_CACHE_HOME/birder`, else `~/.cache/birder` (models
+    /// and folder embeddings live under it).
+    package static func userCache(environment: [String: String]) -> URL {
         // The XDG base directory specification ignores a relative $XDG_CACHE_HOME.
         let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return URL(fileURLWithPath: cache).appendingPathComponent("birder").appendingPathComponent("models")
+        return URL(fileURLWithPath: cache).appendingPathComponent("birder")
     }
 
     /// Birder's published models that this engine runs.

@@ -25,15 +25,12 @@ struct ManifestCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let output { try OutputSink.checkWritable(output) }
-            let found: (manifest: ImageManifest, unopenable: [String], skipped: SkippedFiles)
+            let found: (manifest: ImageManifest, scan: ImageScan)
             do { found = try ImageManifest.scan(inputs) } catch { throw CLIError.usage(String(describing: error)) }
-            if found.skipped.count > 0 { Terminal.note("note: \(found.skipped)") }
-            for path in found.unopenable {
-                Terminal.error("\(path): the file name is not valid UTF-8 and cannot be listed (U+FFFD marks the bytes); rename the file")
-            }
+            InputOptions.report(found.scan)
             let sink = try output.map(OutputSink.init(path:)) ?? OutputSink()
             do {
-                try sink.write(found.manifest.tsv)
+                try found.manifest.tsvChunks { try sink.write(Data($0)) }
                 try sink.commit()
             } catch {
                 sink.discard()
@@ -42,7 +39,7 @@ struct ManifestCommand: ParsableCommand {
             if let output {
                 Terminal.note("\(output): \(found.manifest.count) images, list-sha256 \(found.manifest.listHash.prefix(16))…")
             }
-            if !found.unopenable.isEmpty { throw CLIError.someInputsFailed(found.unopenable.count) }
+            if !found.scan.unreadableFolders.isEmpty { throw CLIError.someInputsFailed(found.scan.unreadableFolders.count) }
         }
     }
 }

@@ -17,7 +17,7 @@ struct EmbeddingSourceOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp(CommandLineStore.offlineHelp))
     var offline = false
 
-    @Option(name: .long, help: "Where embeddings of image folders are cached (default: $BIRDER_CACHE_DIR, else ~/.cache/birder).")
+    @Option(name: .long, help: "Where embeddings of image folders are cached (default: $BIRDER_CACHE_DIR, else $XDG_CACHE_HOME/birder, i.e. ~/.cache/birder).")
     var cacheDir: String?
 
     @Option(name: .long, help: "Images per forward pass when embedding folders (\(OptionRange.embedBatchSize.text)).")
@@ -39,10 +39,8 @@ struct EmbeddingSourceOptions: ParsableArguments {
             return cached.path
         }
         let session = try InferenceSession(model: loaded, batchSize: embedBatchSize)
-        // Streamed into the cache as `birder embed` writes a file (an interrupted fill is continued
-        // by the next call); images that fail are reported and left out, as embed leaves them out.
-        try FileManager.default.createDirectory(at: cache.directory, withIntermediateDirectories: true)
-        let run = CollectionRun(manifest: ImageManifest(paths: images), output: cached.path, resume: true)
+        // Images that fail are reported and left out, as embed leaves them out.
+        let run = try cache.fillRun(for: images, model: loaded)
         _ = try CollectionRunReporter.execute(label: "embed", run: run, summary: { "\($0)×\(loaded.embeddingSize) embeddings" }) { progress, shouldStop in
             try session.embed(run, format: .npy, progress: progress, shouldStop: shouldStop)
         }

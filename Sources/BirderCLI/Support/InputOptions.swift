@@ -4,7 +4,7 @@ import Foundation
 
 /// Images to run: files and directories (walked recursively, sorted), batching and threads.
 struct InputOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("Image files and directories (folders searched recursively for \(ImageCollection.extensions.sorted().map { "." + $0 }.joined(separator: " ")); other files there are counted and reported once).",
+    @Argument(help: ArgumentHelp("Image files and directories (searched recursively for \(ImageCollection.extensions.sorted().map { "." + $0 }.joined(separator: ", "))).",
                                  valueName: "images-or-dirs"))
     var inputs: [String] = []
 
@@ -43,19 +43,23 @@ struct InputOptions: ParsableArguments {
     }
 
     /// Every image path in input order: files as given, directories expanded in sorted order, and
-    /// the count of images left out because their names are not valid UTF-8 (each reported as
-    /// `error: PATH: …`; they count as failed inputs). With no image left at all, that is the error.
+    /// the count of folders that could not be read (each reported as `error: PATH: …`; they count as
+    /// failed inputs). Files of other formats in the folders are counted in one note. With no image
+    /// left at all, that is the error.
     func collectPaths() throws -> (paths: [String], skipped: Int) {
         let found: ImageScan
         do { found = try ImageCollection.scan(inputs) } catch { throw CLIError.usage(error.description) }
-        // Said once, not per file; they are not failures (exit status unchanged), as Birder's
-        // folder loader leaves them out too, but never silently.
-        if found.skipped.count > 0 { Terminal.note("note: \(found.skipped)") }
-        for path in found.unopenable {
-            Terminal.error("\(path): the file name is not valid UTF-8 and cannot be opened (U+FFFD marks the bytes); rename the file")
+        Self.report(found)
+        if found.paths.isEmpty { throw CLIError.someInputsFailed(found.unreadableFolders.count) }
+        return (found.paths, found.unreadableFolders.count)
+    }
+
+    /// Says on stderr which folders could not be read and how many files were passed over.
+    static func report(_ scan: ImageScan) {
+        for folder in scan.unreadableFolders {
+            Terminal.error("\(folder.path): cannot read directory: \(folder.reason); its images are left out")
         }
-        if found.paths.isEmpty { throw CLIError.someInputsFailed(found.unopenable.count) }
-        return (found.paths, found.unopenable.count)
+        if let summary = scan.skippedSummary { Terminal.note("note: \(summary)") }
     }
 
     /// A session for `model` with these options' threads, batch size and decoding.

@@ -11,14 +11,14 @@ enum Terminal {
     static let stderrIsTTY = isatty(STDERR_FILENO) == 1
 
     /// One line whatever the message holds: a line break in a file name is shown as `\n`, so it
-    /// cannot split or forge error lines.
+    /// cannot split or forge error lines; bytes of a name that are not UTF-8 as `\xNN`.
     static func error(_ message: String) {
-        let line = message.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+        let line = FileSystemPath.displayed(message).replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
         FileHandle.standardError.write(Data(("error: " + line + "\n").utf8))
     }
 
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        FileHandle.standardError.write(Data((FileSystemPath.displayed(message) + "\n").utf8))
     }
 }
 
