@@ -17,5 +17,7 @@ public enum BirderVersion {
     /// This engine.
     public static let engine = "birder-swift 0.9.0"
     /// The Birder release whose outputs this engine reproduces.
-    public static let reference = "birder 0.8.4"
+    public static let reference = "birder \(referenceNumber)"
+    /// Its version number, as Birder writes `birder_version` into the files it saves.
+    public static let referenceNumber = "0.8.4"
 }

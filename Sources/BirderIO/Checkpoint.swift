@@ -222,8 +222,25 @@ public struct Checkpoint: Sendable {
     }
 }
 
+/// The encoder whose embeddings a head was trained on, as `birder probe train` records it in the
+/// head file (`"encoder": {"network": …, "checkpoint_sha256": …}`; Birder's own heads have none).
+public struct HeadEncoder: Sendable, Equatable, CustomStringConvertible {
+    /// Birder's network name, e.g. `rdnet_t`.
+    public let network: String
+    /// SHA-256 of the checkpoint file, lower-case hex.
+    public let checkpointSHA256: String
+
+    public init(network: String, checkpointSHA256: String) {
+        self.network = network
+        self.checkpointSHA256 = checkpointSHA256
+    }
+
+    public var description: String { "\(network) (checkpoint sha256 \(checkpointSHA256.prefix(12))…)" }
+}
+
 /// A linear-probe head file (`*.head.pt`, Birder's `convert_model --head-only`):
-/// `{"state": {"weight": [N, D], "bias": [N]}, "birder_version", "class_to_idx"}`.
+/// `{"state": {"weight": [N, D], "bias": [N]}, "birder_version", "class_to_idx"}`, and the
+/// `encoder` it was trained on when `birder probe train` wrote it.
 public struct Head: Sendable {
     /// [N, D]
     public let weight: Tensor
@@ -232,17 +249,20 @@ public struct Head: Sendable {
     /// Class names by index.
     public let classNames: [String]
     public let birderVersion: String?
+    /// The encoder whose embeddings it was trained on, when the file records it.
+    public let encoder: HeadEncoder?
 
     public var numClasses: Int { weight.shape[0] }
     public var inputDimension: Int { weight.shape[1] }
 
-    public init(weight: Tensor, bias: Tensor, classNames: [String], birderVersion: String? = nil) {
+    public init(weight: Tensor, bias: Tensor, classNames: [String], birderVersion: String? = nil, encoder: HeadEncoder? = nil) {
         precondition(weight.rank == 2 && bias.shape == [weight.shape[0]] && classNames.count == weight.shape[0],
                      "Head: weight \(weight.shape), bias \(bias.shape) and \(classNames.count) classes disagree")
         self.weight = weight
         self.bias = bias
         self.classNames = classNames
         self.birderVersion = birderVersion
+        self.encoder = encoder
     }
 
     public static func load(_ path: String) throws(BirderIOError) -> Head {
@@ -278,6 +298,19 @@ public struct Head: Sendable {
         self.bias = bias.float32Tensor()
         classNames = names
         birderVersion = dict["birder_version"]?.stringValue
+        encoder = try Self.encoderRecord(dict["encoder"], path: path)
+    }
+
+    /// The `encoder` entry: absent or None for Birder's own heads.
+    private static func encoderRecord(_ record: PickleValue?, path: String) throws(BirderIOError) -> HeadEncoder? {
+        guard let record else { return nil }
+        if case .none = record { return nil }
+        guard let fields = record.dictValue, let network = fields["network"]?.stringValue,
+              let digest = fields["checkpoint_sha256"]?.stringValue,
+              digest.count == 64, digest.allSatisfy({ $0.isHexDigit && !$0.isUppercase }), !network.isEmpty else {
+            throw .invalidContent(path: path, reason: "its 'encoder' record needs a network name and a checkpoint_sha256 of 64 hex digits")
+        }
+        return HeadEncoder(network: network, checkpointSHA256: digest)
     }
 
     public func write(to path: String) throws(BirderIOError) {
@@ -286,7 +319,10 @@ public struct Head: Sendable {
             ("state", state.pickleValue),
             ("birder_version", birderVersion.map { .string($0) } ?? .none),
             ("class_to_idx", .dict(PickleDict(classNames.enumerated().map { ($1, PickleValue.int($0)) }))),
-        ]
+        ] + (encoder.map { encoder in
+            [("encoder", PickleValue.dict(PickleDict([("network", .string(encoder.network)),
+                                                      ("checkpoint_sha256", .string(encoder.checkpointSHA256))])))]
+        } ?? [])
         try TorchFile.write(.dict(PickleDict(entries)), to: path)
     }
 }

@@ -22,6 +22,10 @@ package protocol ImageEncoder: Sendable {
     func embedding(_ batch: Tensor, context: ComputeContext) throws -> Tensor
     /// Stage name → N×C×H×W (NCHW, as Birder returns them), in `stageNames` order.
     func detectionFeatures(_ batch: Tensor, context: ComputeContext) throws -> [(name: String, features: Tensor)]
+    /// This network for inputs of another size, as Birder's `adjust_size(new_size)` leaves it
+    /// (weights shared). Convolutional networks take any multiple of `inputMultiple` as they are;
+    /// a ViT resizes its position embedding once.
+    func adjustedForInput(height: Int, width: Int) throws -> any ImageEncoder
 }
 
 package enum ModelInputError: Error, CustomStringConvertible, Equatable {
@@ -36,6 +40,19 @@ package enum ModelInputError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ImageEncoder {
+    package func adjustedForInput(height: Int, width: Int) throws -> any ImageEncoder {
+        try checkInputSize(height: height, width: width)
+        return self
+    }
+
+    /// Refuses an input size the network cannot take (not a positive multiple of `inputMultiple`).
+    package func checkInputSize(height: Int, width: Int) throws {
+        guard height > 0, width > 0, height % inputMultiple == 0, width % inputMultiple == 0 else {
+            throw ModelInputError.badShape(network: network, shape: [height, width],
+                                           reason: "height and width must be positive multiples of \(inputMultiple)")
+        }
+    }
+
     /// Whether `context`'s kernels read weights laid out as this encoder's were packed.
     package func checkKernels(_ context: ComputeContext) throws(ComputeError) {
         let own = packedFor, theirs = context.kernels

@@ -6,8 +6,11 @@
 ///   grey level when the palette is a grey ramp, which Pillow reads as greyscale), 16 bits as 5-5-5 or 5-6-5 (`v * 255 / 31`, `/ 63`), 24 bits BGR, 32 bits BGRX,
 ///   and the bit-field layouts Pillow accepts; alpha is dropped, as `convert("RGB")` drops it;
 /// - a pixel-data offset pointing right after the header skips the palette, as Pillow's does.
-/// RLE4/RLE8 compression (Pillow decodes it) and JPEG/PNG-in-BMP are refused as unsupported, and
-/// rows that end early as truncated (Pillow: "image file is truncated").
+/// - RLE8 and RLE4 as Pillow's BmpRleDecoder runs them: runs clipped at the row's end, absolute runs
+///   word-aligned, end of line, delta (skipped pixels are index 0), end of bitmap; data that ends
+///   before every pixel is set is refused, as Pillow refuses it ("not enough image data").
+/// JPEG/PNG-in-BMP are refused as unsupported, and rows that end early as truncated (Pillow:
+/// "image file is truncated").
 /// Every field is checked before use; nothing is allocated before the size passes `maxPixels`.
 enum BMPDecoder {
     static func decode(_ bytes: [UInt8], name: String, maxPixels: Int) throws(ImageError) -> RGBImage {
@@ -64,6 +67,29 @@ enum BMPDecoder {
         if colors == 0 { colors = 1 << min(bits, 30) }
         if dataOffset == 14 + headerSize && bits <= 8 { dataOffset += paletteEntrySize * colors }
 
+        /// The 256-entry RGB palette of a 1-, 4- or 8-bit image, as Pillow reads it.
+        func palette() throws(ImageError) -> [UInt8] {
+            guard colors > 0, colors <= 65536 else { throw unsupported("palette of \(colors) colours") }
+            let paletteBytes = paletteEntrySize * colors
+            guard bytes.count >= position + paletteBytes else {
+                throw ImageError.truncated(path: name, format: .bmp, reason: "the palette is cut short")
+            }
+            var palette = [UInt8](repeating: 0, count: 256 * 3)
+            for i in 0..<min(colors, 256) {
+                let at = position + i * paletteEntrySize
+                palette[i * 3] = bytes[at + 2]; palette[i * 3 + 1] = bytes[at + 1]; palette[i * 3 + 2] = bytes[at]
+            }
+            // Pillow reads a grey ramp palette (black and white for two colours) as greyscale,
+            // where every index is its own grey level; otherwise indices past the file's
+            // entries are black.
+            let ramp = colors == 2 ? [0, 255] : Array(0..<colors)
+            let isGrey = colors <= 256 && ramp.enumerated().allSatisfy { i, v in
+                palette[i * 3] == UInt8(v) && palette[i * 3 + 1] == UInt8(v) && palette[i * 3 + 2] == UInt8(v)
+            }
+            if isGrey && colors != 2 { palette = (0..<256).flatMap { [UInt8($0), UInt8($0), UInt8($0)] } }
+            return palette
+        }
+
         // How a pixel becomes RGB.
         enum Layout { case palette([UInt8]), bytes(r: Int, g: Int, b: Int), rgb555, rgb565 }
         let layout: Layout
@@ -73,25 +99,7 @@ enum BMPDecoder {
             case 16: layout = .rgb555
             case 24, 32: layout = .bytes(r: 2, g: 1, b: 0)
             default:
-                guard colors > 0, colors <= 65536 else { throw unsupported("palette of \(colors) colours") }
-                let paletteBytes = paletteEntrySize * colors
-                guard bytes.count >= position + paletteBytes else {
-                    throw ImageError.truncated(path: name, format: .bmp, reason: "the palette is cut short")
-                }
-                var palette = [UInt8](repeating: 0, count: 256 * 3)
-                for i in 0..<min(colors, 256) {
-                    let at = position + i * paletteEntrySize
-                    palette[i * 3] = bytes[at + 2]; palette[i * 3 + 1] = bytes[at + 1]; palette[i * 3 + 2] = bytes[at]
-                }
-                // Pillow reads a grey ramp palette (black and white for two colours) as greyscale,
-                // where every index is its own grey level; otherwise indices past the file's
-                // entries are black.
-                let ramp = colors == 2 ? [0, 255] : Array(0..<colors)
-                let isGrey = colors <= 256 && ramp.enumerated().allSatisfy { i, v in
-                    palette[i * 3] == UInt8(v) && palette[i * 3 + 1] == UInt8(v) && palette[i * 3 + 2] == UInt8(v)
-                }
-                if isGrey && colors != 2 { palette = (0..<256).flatMap { [UInt8($0), UInt8($0), UInt8($0)] } }
-                layout = .palette(palette)
+                layout = .palette(try palette())
             }
         case 3:
             let m = masks ?? [0, 0, 0, 0]
@@ -118,7 +126,18 @@ enum BMPDecoder {
                 throw unsupported("bit-field layout \(m.prefix(3).map { String($0, radix: 16) }) at \(bits) bits")
             }
         case 1, 2:
-            throw unsupported("RLE-compressed bitmaps are not decoded")
+            guard bits <= 8 else { throw unsupported("RLE compression at \(bits) bits per pixel") }
+            let indices = try runLengthIndices(bytes, from: dataOffset, width: width, height: height, nibbles: compression == 2, name: name)
+            let palette = try palette()
+            return RGBImage(width: width, height: height) { out in
+                for y in 0..<height {
+                    let row = (topDown ? y : height - 1 - y) * width
+                    for x in 0..<width {
+                        let index = Int(indices[row + x]), o = (y * width + x) * 3
+                        out[o] = palette[index * 3]; out[o + 1] = palette[index * 3 + 1]; out[o + 2] = palette[index * 3 + 2]
+                    }
+                }
+            }
         default:
             throw unsupported("compression \(compression)")
         }
@@ -162,5 +181,60 @@ enum BMPDecoder {
                 }
             }
         }
+    }
+
+    /// The palette index of every pixel, in stored row order, from RLE8 (`nibbles` false) or RLE4
+    /// data starting at `start` (Pillow's BmpRleDecoder, step for step).
+    static func runLengthIndices(_ bytes: [UInt8], from start: Int, width: Int, height: Int, nibbles: Bool,
+                                 name: String) throws(ImageError) -> [UInt8] {
+        let total = width * height
+        var data = [UInt8]()
+        data.reserveCapacity(total)
+        var position = start, x = 0
+        while data.count < total {
+            guard position + 1 < bytes.count else { break }
+            let count = Int(bytes[position]), value = bytes[position + 1]
+            position += 2
+            if count > 0 {
+                // Encoded run, clipped at the row's end.
+                let run = min(count, max(0, width - x))
+                for i in 0..<run { data.append(nibbles ? (i % 2 == 0 ? value >> 4 : value & 0x0F) : value) }
+                x += run
+            } else if value == 0 {
+                // End of line.
+                while data.count % width != 0 { data.append(0) }
+                x = 0
+            } else if value == 1 {
+                break  // end of bitmap
+            } else if value == 2 {
+                guard position + 1 < bytes.count else { break }
+                let right = Int(bytes[position]), up = Int(bytes[position + 1])
+                position += 2
+                data += repeatElement(0, count: min(total - data.count, right + up * width))
+                x = data.count % width
+            } else {
+                // Absolute run of `value` pixels, padded to a 16-bit word.
+                let wanted = min(total - data.count, Int(value))
+                let byteCount = nibbles ? (wanted + 1) / 2 : wanted
+                let available = min(byteCount, max(0, bytes.count - position))
+                for i in 0..<available {
+                    let byte = bytes[position + i]
+                    if nibbles {
+                        data.append(byte >> 4)
+                        if i * 2 + 1 < wanted { data.append(byte & 0x0F) }
+                    } else {
+                        data.append(byte)
+                    }
+                }
+                position += available
+                if available < byteCount || data.count == total { break }
+                x += Int(value)
+                if position % 2 != 0 { position += 1 }
+            }
+        }
+        guard data.count >= total else {
+            throw ImageError.truncated(path: name, format: .bmp, reason: "the run-length data sets \(data.count) of \(total) pixels")
+        }
+        return Array(data.prefix(total))
     }
 }

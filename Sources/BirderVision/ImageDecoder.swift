@@ -30,6 +30,11 @@ public struct ImageDecodeOptions: Sendable, Equatable {
     /// scaling: the smallest scale that still gives at least this many pixels on both sides.
     /// Much faster for huge photos, but the pixels differ from PIL's, so embeddings change a little.
     public var jpegDCTScalingMinimum: PixelSize? = nil
+    /// The formats to decode; others are refused as unsupported, naming `formatsReader` (nil: every
+    /// format this decoder reads). Birder's `tv` image loader reads fewer than Pillow.
+    public var formats: Set<ImageFormat>? = nil
+    /// Who reads only `formats`, for the refusal, e.g. "torchvision.io.decode_image".
+    public var formatsReader = ""
 
     public init(applyEXIFOrientation: Bool = false, maxPixels: Int = 178_956_970) {
         self.applyEXIFOrientation = applyEXIFOrientation
@@ -38,7 +43,7 @@ public struct ImageDecodeOptions: Sendable, Equatable {
 
 }
 
-/// Decodes JPEG, PNG, WebP, BMP, TIFF and binary PPM/PGM/PBM files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
+/// Decodes JPEG, PNG, WebP, BMP, TIFF, PPM/PGM/PBM (binary and plain) and GIF (first frame) files to 8-bit RGB exactly as `PIL.Image.open(p).convert("RGB")`
 /// (see SPEC.md and the C shims for the details), except 16-bit greyscale PNG, whose high byte is
 /// kept where PIL clips to white. Thread-safe: call it from as many threads as you like.
 public enum ImageDecoder {
@@ -54,6 +59,9 @@ public enum ImageDecoder {
         guard let format = format(of: bytes) else {
             throw .unknownFormat(path: name, detected: otherFormatName(bytes))
         }
+        if let formats = options.formats, !formats.contains(format) {
+            throw .unsupported(path: name, format: format, reason: "\(options.formatsReader.isEmpty ? "the chosen loader" : options.formatsReader) does not read \(format.rawValue) files")
+        }
         let result: Result<RGBImage, ImageError> = bytes.withUnsafeBufferPointer { buffer in
             let base = buffer.baseAddress!
             switch format {
@@ -63,6 +71,7 @@ public enum ImageDecoder {
             case .tiff: return decodeTIFF(base, buffer.count, name: name, options: options)
             case .netpbm: return Result { () throws(ImageError) in try NetpbmDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             case .bmp: return Result { () throws(ImageError) in try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
+            case .gif: return Result { () throws(ImageError) in try GIFDecoder.decode(bytes, name: name, maxPixels: options.maxPixels) }
             }
         }
         var image = try result.get()
@@ -100,12 +109,15 @@ public enum ImageDecoder {
                 var decoder: OpaquePointer?
                 status = bv_tiff_open(base, buffer.count, limit(options), &decoder, &info)
                 bv_tiff_close(decoder)
-            case .bmp, .netpbm:
-                // Uncompressed: the decoders refuse the size before allocating, and decoding costs
-                // no more than reading the bytes already received.
+            case .bmp, .netpbm, .gif:
+                // Decoded by hand: the decoders refuse the size before allocating, and decoding
+                // costs little more than reading the bytes already received.
                 let decoded = Result { () throws(ImageError) in
-                    format == .bmp ? try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
-                        : try NetpbmDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
+                    switch format {
+                    case .bmp: return try BMPDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
+                    case .gif: return try GIFDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
+                    default: return try NetpbmDecoder.decode(bytes, name: name, maxPixels: options.maxPixels)
+                    }
                 }
                 return decoded.map { PixelSize(width: $0.width, height: $0.height) }
             }
@@ -129,10 +141,11 @@ public enum ImageDecoder {
             return .webp
         }
         if starts(Array("BM".utf8)) { return .bmp }
+        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .gif }
         // Classic TIFF in either byte order (BigTIFF is named, not decoded).
         if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
-        // Binary Netpbm: "P4", "P5" or "P6" and whitespace (the ASCII kinds are named, not decoded).
-        if bytes.count >= 3, bytes[0] == UInt8(ascii: "P"), (UInt8(ascii: "4")...UInt8(ascii: "6")).contains(bytes[1]),
+        // Netpbm: "P1"…"P6" (plain or binary bitmap, greymap, pixmap) and whitespace.
+        if bytes.count >= 3, bytes[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "6")).contains(bytes[1]),
            [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains(bytes[2]) {
             return .netpbm
         }

@@ -6,8 +6,10 @@ public enum ImageFormat: String, Sendable, Equatable, CaseIterable {
     case webp = "WebP"
     case bmp = "BMP"
     case tiff = "TIFF"
-    /// Binary PBM, PGM and PPM.
+    /// PBM, PGM and PPM, binary and plain.
     case netpbm = "Netpbm"
+    /// The first frame.
+    case gif = "GIF"
 }
 
 /// Why an image could not be decoded. Every case names the file.
@@ -17,8 +19,8 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     case unreadable(path: String, reason: String)
     /// The file has no bytes.
     case empty(path: String)
-    /// The content is not JPEG, PNG, WebP, BMP or TIFF. `detected` names another format when it is one
-    /// (GIF, BMP, TIFF, …), which PIL would open but this engine does not.
+    /// The content is none of `ImageFormat`'s. `detected` names another format when it is one
+    /// (PSD, ICO, …), which PIL would open but this engine does not.
     case unknownFormat(path: String, detected: String?)
     /// The header states more pixels than `ImageDecodeOptions.maxPixels`; nothing was allocated for them.
     case tooLarge(path: String, format: ImageFormat, width: Int, height: Int, limit: Int)

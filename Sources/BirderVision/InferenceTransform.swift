@@ -26,11 +26,14 @@ public struct InferenceTransform: Sendable {
     public let stats: RGBStats
     public let centerCrop: Double
     public let simpleCrop: Bool
+    /// Pillow's resize (Birder's `pil` loader) or torchvision's on uint8 tensors (`tv`).
+    public let resampler: BicubicResampler
     /// Normalised value of each uint8 level, per channel: 3 × 256 entries.
     private let table: [Float]
     private let cache = BicubicAxisCache()
 
-    public init(height: Int, width: Int, stats: RGBStats, centerCrop: Double = 1.0, simpleCrop: Bool = false) {
+    public init(height: Int, width: Int, stats: RGBStats, centerCrop: Double = 1.0, simpleCrop: Bool = false,
+                resampler: BicubicResampler = .pillow) {
         precondition(height > 0 && width > 0, "InferenceTransform: size must be positive")
         precondition(centerCrop > 0 && centerCrop.isFinite, "InferenceTransform: center crop must be positive")
         precondition(Int(Double(height) / centerCrop) > 0 && Int(Double(width) / centerCrop) > 0,
@@ -40,6 +43,7 @@ public struct InferenceTransform: Sendable {
         self.stats = stats
         self.centerCrop = centerCrop
         self.simpleCrop = simpleCrop
+        self.resampler = resampler
         var table = [Float](repeating: 0, count: 3 * 256)
         // torchvision: image.to(float32).mul_(1.0 / 255) (the scalar taken as Float32), then
         // .sub(mean).div_(std) with mean and std as Float32 tensors.
@@ -80,7 +84,8 @@ public struct InferenceTransform: Sendable {
         let y0 = max(0, top), y1 = min(resized.height, top + height)
         let x0 = max(0, left), x1 = min(resized.width, left + width)
         guard let inside = PillowResize.resize(image, width: resized.width, height: resized.height,
-                                               window: (x0, y0, max(0, x1 - x0), max(0, y1 - y0)), cache: cache)
+                                               window: (x0, y0, max(0, x1 - x0), max(0, y1 - y0)), cache: cache,
+                                               resampler: resampler)
         else { return RGBImage(width: width, height: height, pixels: [UInt8](repeating: 0, count: elementsPerImage)) }
         if inside.width == width && inside.height == height { return inside }
         var pixels = [UInt8](repeating: 0, count: elementsPerImage)

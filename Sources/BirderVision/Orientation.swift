@@ -49,7 +49,7 @@ enum ImageMetadata {
         case .jpeg: (exif, xmp) = jpegSegments(bytes)
         case .png: (exif, xmp) = pngChunks(bytes)
         case .webp: (exif, xmp) = webpChunks(bytes)
-        case .bmp, .tiff, .netpbm: return nil  // not read for these formats
+        case .bmp, .tiff, .netpbm, .gif: return nil  // not read for these formats
         }
         let value = exif.flatMap(exifOrientation) ?? xmp.flatMap(xmpOrientation)
         return value.flatMap { ImageOrientation(rawValue: $0) }

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct ImageCollectionTests {
     /// Bitmaps, TIFFs and Netpbm images in a folder are found (any case of the extension), as Birder's folder
-    /// loader finds them; other files are not.
+    /// loader finds them, and GIF and PBM, which Pillow reads; other files are not.
     @Test func foldersYieldBitmaps() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("birder-collection-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -19,8 +19,11 @@ import Testing
         try tiff.write(to: dir.appendingPathComponent("e.tiff"))
         try Data(contentsOf: Fixtures.url("vision/netpbm/pil.ppm")).write(to: dir.appendingPathComponent("f.ppm"))
         try Data(contentsOf: Fixtures.url("vision/netpbm/pil.pgm")).write(to: dir.appendingPathComponent("g.pgm"))
+        try Data(contentsOf: Fixtures.url("vision/gif/pil.gif")).write(to: dir.appendingPathComponent("h.gif"))
+        try Data(contentsOf: Fixtures.url("vision/netpbm/plain.pbm")).write(to: dir.appendingPathComponent("i.pbm"))
         let paths = try ImageCollection.paths([dir.path])
-        #expect(paths == ["a.bmp", "d.tif", "e.tiff", "f.ppm", "g.pgm", "sub/B.BMP"].map { dir.appendingPathComponent($0).path })
+        #expect(paths == ["a.bmp", "d.tif", "e.tiff", "f.ppm", "g.pgm", "h.gif", "i.pbm", "sub/B.BMP"].map { dir.appendingPathComponent($0).path })
+        #expect(try ImageDecoder.decode(path: paths[5]).width == 37)
         #expect(try ImageDecoder.decode(path: paths[2]).width == 37)
         let image = try ImageDecoder.decode(path: paths[1])
         #expect(image.width == 37 && image.height == 23)

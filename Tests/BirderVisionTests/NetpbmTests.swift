@@ -3,7 +3,7 @@ import BirderTestSupport
 import Foundation
 import Testing
 
-/// Binary PPM/PGM/PBM against Pillow's `convert("RGB")` (tools/reference/make_netpbm_fixtures.py).
+/// Binary and plain (ASCII) PPM/PGM/PBM against Pillow's `convert("RGB")` (tools/reference/make_netpbm_fixtures.py).
 @Suite struct NetpbmTests {
     struct Entry: Decodable { let width: Int?, height: Int?, pil: String, refuse: Bool }
     static let expected: [String: Entry] = (try? Fixtures.json([String: Entry].self, "vision/netpbm/expected.json")) ?? [:]
@@ -11,7 +11,7 @@ import Testing
     static let refused = expected.filter { $0.value.refuse }.keys.sorted()
 
     @Test func fixturesArePresent() {
-        #expect(Self.decodable.count == 7 && Self.refused.count == 4)
+        #expect(Self.decodable.count == 13 && Self.refused.count == 10)
     }
 
     @Test(arguments: decodable)
@@ -33,10 +33,17 @@ import Testing
         }
     }
 
+    /// Python's int() on a sample token: a sign, underscores between digits; nothing else.
+    @Test func plainSamplesParseAsPythonsInt() {
+        let cases: [(String, Int?)] = [("12", 12), ("+3", 3), ("-0", 0), ("0_1", 1), ("1__0", nil), ("_1", nil), ("1_", nil),
+                                       ("", nil), ("+", nil), ("x7", nil), ("0x10", nil), ("007", 7)]
+        for (token, value) in cases { #expect(NetpbmDecoder.pythonInt(Array(token.utf8)) == value, "\(token)") }
+    }
+
     @Test func survivesCorruption() throws {
         var random = TestRandom(seed: 17)
         var refused = 0
-        for name in ["pil.ppm", "pil.pbm", "comments.ppm", "maxval1000.ppm"] {
+        for name in ["pil.ppm", "pil.pbm", "comments.ppm", "maxval1000.ppm", "plain100.ppm", "plain.pbm"] {
             let original = [UInt8](try Data(contentsOf: Fixtures.url("vision/netpbm/\(name)")))
             for length in stride(from: 0, to: original.count, by: 11) {
                 do { _ = try ImageDecoder.decode(bytes: Array(original[..<length]), name: name) } catch { refused += 1 }

@@ -54,6 +54,64 @@ def build(header: bytes, palette: bytes, data: bytes, offset: int | None = None)
     return file_header(off, start + len(data)) + header + palette + data
 
 
+def rle_rows(index_rows: list, nibbles: bool) -> bytes:
+    """A real RLE8/RLE4 encoding: encoded runs for repeats, absolute runs (word-aligned) for the
+    rest, an end of line after each row and an end of bitmap."""
+    out = b""
+    for row in index_rows:
+        row = [int(v) for v in row]
+        x = 0
+        while x < len(row):
+            run = 1
+            if nibbles:
+                # a run alternates two nibbles: the same pair repeated
+                while x + run < len(row) and run < 255 and row[x + run] == row[x + run % 2]:
+                    run += 1
+            else:
+                while x + run < len(row) and run < 255 and row[x + run] == row[x]:
+                    run += 1
+            if run >= 3 or len(row) - x < 3:
+                first = row[x]
+                second = row[x + 1] if nibbles and run > 1 else first
+                out += bytes([run, (first << 4 | second) if nibbles else first])
+                x += run
+                continue
+            count = min(len(row) - x, 40)
+            pixels = row[x:x + count]
+            if nibbles:
+                body = bytes((pixels[i] << 4) | (pixels[i + 1] if i + 1 < count else 0) for i in range(0, count, 2))
+            else:
+                body = bytes(pixels)
+            if len(body) % 2:
+                body += b"\x00"
+            out += bytes([0, count]) + body
+            x += count
+        out += b"\x00\x00"
+    return out + b"\x00\x01"
+
+
+def make_rle(files: dict, idx8, palette8: bytes, idx4, palette4: bytes) -> None:
+    bottom_up8 = [idx8[H - 1 - y] for y in range(H)]
+    files["rle8_mixed"] = build(info_header(40, W, H, 8, compression=1, colors=200), palette8, rle_rows(bottom_up8, False))
+    files["rle8_topdown"] = build(info_header(40, W, -H, 8, compression=1, colors=200), palette8,
+                                  rle_rows([idx8[y] for y in range(H)], False))
+    files["rle4_mixed"] = build(info_header(40, W, H, 4, compression=2, colors=16), palette4,
+                                rle_rows([idx4[H - 1 - y] for y in range(H)], True))
+    # a delta over part of two rows, a short row ended early, a run past the row's end (clipped),
+    # an absolute run crossing into the next row, then runs to the end
+    tricky = bytes([5, 7, 0, 2, 3, 1, 4, 9, 0, 0]) + bytes([W + 20, 3]) + bytes([0, 5, 1, 2, 3, 4, 5, 0])
+    tricky += b"".join(bytes([W, y % 200]) + b"\x00\x00" for y in range(H)) + b"\x00\x01"
+    files["rle8_escapes"] = build(info_header(40, W, H, 8, compression=1, colors=200), palette8, tricky)
+    grey2 = b"\x00\x00\x00\x00\xff\xff\xff\x00"
+    files["rle8_bw"] = build(info_header(40, 4, 2, 8, compression=1, colors=2), grey2, bytes([4, 1, 0, 0, 2, 0, 2, 1, 0, 0, 0, 1]))
+    ramp = b"".join(bytes([i, i, i, 0]) for i in range(16))
+    files["rle4_grey"] = build(info_header(40, 6, 2, 4, compression=2, colors=16), ramp,
+                               bytes([6, 0x3C, 0, 0, 0, 5, 0x12, 0x34, 0x50, 0, 0, 0, 0, 1]))
+    # refusals Pillow makes: the bitmap ends before every pixel is set, or the file does
+    files["rle8_early_end"] = build(info_header(40, W, H, 8, compression=1, colors=200), palette8, bytes([W, 3, 0, 0, 0, 1]))
+    files["rle8_cut"] = files["rle8_mixed"][: len(files["rle8_mixed"]) // 2]
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     base = Image.open("Tests/Fixtures/vision/images/chelsea.png").convert("RGB").crop((100, 60, 100 + W, 60 + H))
@@ -102,12 +160,15 @@ def main() -> None:
     files["pal8_offset_after_header"] = build(info_header(40, W, H, 8, colors=200), palette8,
                                               rows([bytes(idx8[y]) for y in range(H)], False), offset=14 + 40)
 
-    # refusals
+    # run-length encoded (Pillow's BmpRleDecoder)
     rle = b""
     for y in range(H):
         rle += bytes([W, int(idx8[H - 1 - y, 0])]) + b"\x00\x00"
     rle += b"\x00\x01"
     files["rle8"] = build(info_header(40, W, H, 8, compression=1, colors=200), palette8, rle)
+    make_rle(files, idx8, palette8, idx, palette)
+
+    # refusals
     whole = files["pil_rgb24"]
     files["truncated24"] = whole[: len(whole) - 200]
     files["hostile_huge"] = build(info_header(40, 0x7FFFFFFF, 0x7FFFFFFF, 24), b"", b"\x00" * 64)

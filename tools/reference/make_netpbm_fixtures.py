@@ -22,6 +22,38 @@ OUT = Path("Tests/Fixtures/vision/netpbm")
 W, H = 37, 23
 
 
+def plain_samples(values: np.ndarray, per_line: int) -> bytes:
+    """Decimal samples, `per_line` to a line (plain Netpbm allows any whitespace)."""
+    flat = [str(int(v)) for v in values.reshape(-1)]
+    return b"\n".join(" ".join(flat[i:i + per_line]).encode() for i in range(0, len(flat), per_line)) + b"\n"
+
+
+def make_plain(files: dict, refuse: set, rgb: np.ndarray, gray: np.ndarray, bits: np.ndarray) -> None:
+    """The plain (ASCII) kinds P1-P3, which Pillow's PpmPlainDecoder reads."""
+    ones = "".join("0" if b else "1" for b in bits.reshape(-1))
+    files["plain.pbm"] = b"P1\n# a plain bitmap\n37 23\n" + "\n".join(" ".join(ones[i:i + 37]) for i in range(0, len(ones), 37)).encode() + b"\n"
+    # no whitespace between P1 digits, comments inside the data
+    files["plain_packed.pbm"] = b"P1 37 23 " + ones[:300].encode() + b"# comment 2\r" + ones[300:].encode()
+    files["plain.pgm"] = b"P2\n37 23\n255\n" + plain_samples(gray, 17)
+    scaled = (rgb.astype(np.uint16) * 100 // 255)
+    body = plain_samples(scaled, 12)
+    # a comment splitting a sample: Pillow joins the two halves ("1#x\n2" reads 12)
+    first = body.index(b" ")
+    files["plain100.ppm"] = b"P3 # comment\n37 23\n100\n" + body[:first - 1] + b"#split\n" + body[first - 1:]
+    files["plain1000.ppm"] = b"P3\n37\n23\n1000\n" + plain_samples(rgb.astype(np.uint32) * 1000 // 255, 9)
+    files["plain_signed.pgm"] = b"P2\n2 2\n9\n+3 0_1 -0 9\n"
+    for name, blob in [
+        ("plain_over.ppm", b"P3\n2 1\n100\n1 2 3 4 5 101\n"),      # above maxval: Pillow refuses
+        ("plain_short.pgm", b"P2\n3 3\n255\n1 2 3 4\n"),            # too few samples
+        ("plain_bad.pbm", b"P1\n2 2\n0 1 2 0\n"),                    # only 0 and 1 in P1
+        ("plain_word.pgm", b"P2\n2 1\n255\n12 x7\n"),               # not a number
+        ("plain_long.pgm", b"P2\n2 1\n255\n000000000001 2\n"),      # a sample of 12 characters
+        ("plain16.pgm", b"P2\n2 1\n1000\n1 2\n"),                   # 16-bit grey: Pillow's "I" mode
+    ]:
+        files[name] = blob
+        refuse.add(name)
+
+
 def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -48,6 +80,7 @@ def main() -> None:
     refuse.add("hostile_huge.ppm")
     files["hostile_token.ppm"] = b"P6\n" + b"9" * 40 + b" 1\n255\n"
     refuse.add("hostile_token.ppm")
+    make_plain(files, refuse, rgb, gray, np.asarray(base.convert("1")))
 
     expected = {}
     for name, blob in files.items():

@@ -110,9 +110,12 @@ public struct EmbeddingCache: Sendable {
     public func file(model: BirderModel, images: [String]) -> URL {
         var key = "\(model.checkpoint.standardizedFileURL.path)|\(model.network)|\(Self.stamp(model.checkpoint.path))"
         // Other preprocessing gives other embeddings (the default keeps the keys it always had).
-        if model.preprocessing != Preprocessing() {
-            key += "|center_crop=\(model.preprocessing.centerCrop)|simple_crop=\(model.preprocessing.simpleCrop)"
+        let preprocessing = model.preprocessing
+        if preprocessing.centerCrop != 1.0 || preprocessing.simpleCrop {
+            key += "|center_crop=\(preprocessing.centerCrop)|simple_crop=\(preprocessing.simpleCrop)"
         }
+        if preprocessing.imageLoader != .pil { key += "|img_loader=\(preprocessing.imageLoader.rawValue)" }
+        if model.inputSize != model.checkpointInputSize { key += "|size=\(model.inputSize.height)x\(model.inputSize.width)" }
         for image in images { key += "|\(image)|\(Self.stamp(image))" }
         return directory.appendingPathComponent("embeddings-\(String(SeededParameters.fnv1a64(key), radix: 16)).npy")
     }

@@ -13,8 +13,9 @@ import Darwin
 /// to folders are not followed (a link back up the tree would never end), as Foundation's
 /// enumerator and `find` do by default.
 public enum ImageCollection {
-    /// File extensions of the formats the decoder reads.
-    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "ppm", "pgm"]
+    /// File extensions of the formats the decoder reads: torchvision's list, which Birder's folder
+    /// loader uses, and .pbm and .gif, which Pillow reads too.
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "ppm", "pgm", "pbm", "gif"]
 
     /// Every image path of `inputs` in order: files as given, directories expanded in sorted order.
     public static func paths(_ inputs: [String]) throws(ImageCollectionError) -> [String] {

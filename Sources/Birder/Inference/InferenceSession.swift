@@ -46,19 +46,40 @@ public final class InferenceSession: Sendable {
 
     /// The top `topK` classes of every attached head (or of the checkpoint's classifier) for each
     /// input. `topK` above a head's class count gives all its classes.
-    public func classify(_ inputs: [ImageInput], topK: Int = 5) throws -> InferenceStream<Classification> {
+    /// - includeLogits: also give every class's logit (`HeadPrediction.logits`, Birder's
+    ///   `--save-logits`); with test-time augmentation, the mean of the views' logits.
+    /// - testTimeAugmentation: Birder's `--tta`: the probabilities are the mean over five crops
+    ///   of each input, each resized back to the input size (five forward passes per image).
+    public func classify(_ inputs: [ImageInput], topK: Int = 5, includeLogits: Bool = false,
+                         testTimeAugmentation: Bool = false) throws -> InferenceStream<Classification> {
         let heads = model.classifyingHeads
         guard !heads.isEmpty else { throw SessionError.noClassifier(model.checkpoint.path) }
         guard topK >= 1 else { throw SessionError.invalidTopK(topK) }
         let context = context, encoder = model.loaded.encoder
         return stream(inputs) { batch in
-            let embeddings = try encoder.embedding(batch, context: context)
-            let probabilities = try heads.map { try $0.classifier.probabilities(embeddings, context: context) }
+            let views = testTimeAugmentation ? TestTimeAugmentation.views(of: batch) : [batch]
+            var probabilities: [Tensor] = [], logits: [Tensor] = []
+            var badEmbedding = [Int?](repeating: nil, count: batch.shape[0])
+            for view in views {
+                let embeddings = try encoder.embedding(view, context: context)
+                for row in badEmbedding.indices where badEmbedding[row] == nil {
+                    badEmbedding[row] = Self.firstNonFinite(embeddings, row: row)
+                }
+                let viewProbabilities = try heads.map { try $0.classifier.probabilities(embeddings, context: context) }
+                let viewLogits = includeLogits ? try heads.map { try $0.classifier.logits(embeddings, context: context) } : []
+                probabilities = probabilities.isEmpty ? viewProbabilities : zip(probabilities, viewProbabilities).map(Self.adding)
+                logits = logits.isEmpty ? viewLogits : zip(logits, viewLogits).map(Self.adding)
+            }
+            if views.count > 1 {
+                // torch.stack(outs).mean(dim=0)
+                probabilities = probabilities.map { Self.scaled($0, by: Float(views.count)) }
+                logits = logits.map { Self.scaled($0, by: Float(views.count)) }
+            }
             let perHead = zip(heads, probabilities).map { Self.top(topK, of: $1, head: $0) }
             return (0..<batch.shape[0]).map { row -> Result<Classification, OutputFailure> in
                 // NaN or ±∞ weights give NaN logits, which softmax turns into a plausible-looking
                 // uniform distribution: such an image is a failure, never an answer.
-                if let bad = Self.firstNonFinite(embeddings, row: row) {
+                if let bad = badEmbedding[row] {
                     return .failure(.nonFiniteOutput(what: "embedding", index: bad))
                 }
                 for (head, p) in zip(heads, probabilities) {
@@ -66,9 +87,29 @@ public final class InferenceSession: Sendable {
                         return .failure(.nonFiniteOutput(what: "probabilities of head '\(head.name)'", index: bad))
                     }
                 }
-                return .success(Classification(heads: zip(heads, perHead).map { HeadPrediction(head: $0.name, top: $1[row]) }))
+                return .success(Classification(heads: heads.indices.map { h in
+                    HeadPrediction(head: heads[h].name, top: perHead[h][row],
+                                   logits: includeLogits ? Self.row(row, of: logits[h]) : nil)
+                }))
             }
         }
+    }
+
+    private static func adding(_ a: Tensor, _ b: Tensor) -> Tensor {
+        var sum = a
+        sum.withUnsafeMutableBufferPointer { s in b.withUnsafeBufferPointer { for i in s.indices { s[i] += $0[i] } } }
+        return sum
+    }
+
+    private static func scaled(_ a: Tensor, by divisor: Float) -> Tensor {
+        var out = a
+        out.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] /= divisor } }
+        return out
+    }
+
+    private static func row(_ row: Int, of matrix: Tensor) -> [Float] {
+        let columns = matrix.shape[1]
+        return matrix.withUnsafeBufferPointer { Array($0[(row * columns)..<((row + 1) * columns)]) }
     }
 
     /// The embedding (Birder's `embedding()`, `model.embeddingSize` values) of each input.
@@ -115,8 +156,9 @@ public final class InferenceSession: Sendable {
     // MARK: One image
 
     /// `classify` for one input; its error is thrown.
-    public func classify(_ input: ImageInput, topK: Int = 5) throws -> Classification {
-        try single(classify([input], topK: topK))
+    public func classify(_ input: ImageInput, topK: Int = 5, includeLogits: Bool = false,
+                         testTimeAugmentation: Bool = false) throws -> Classification {
+        try single(classify([input], topK: topK, includeLogits: includeLogits, testTimeAugmentation: testTimeAugmentation))
     }
 
     /// `embed` for one input; its error is thrown.
@@ -133,7 +175,7 @@ public final class InferenceSession: Sendable {
 
     private func stream<Value>(_ inputs: [ImageInput],
                                compute: @escaping @Sendable (Tensor) throws -> [Result<Value, OutputFailure>]) -> InferenceStream<Value> {
-        let transform = model.transform, options = decodeOptions
+        let transform = model.transform, options = model.preprocessing.imageLoader.restricting(decodeOptions)
         let prefetcher = BatchPrefetcher(count: inputs.count, batchSize: batchSize, height: model.inputSize.height,
                                          width: model.inputSize.width) { index, output in
             transform.write(try inputs[index].decode(options: options), into: output)

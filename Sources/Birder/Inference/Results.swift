@@ -48,6 +48,9 @@ public struct HeadPrediction: Sendable, Equatable {
     /// The head's name: its level (e.g. `species`), file name, or `classifier`.
     public let head: String
     public let top: [ClassScore]
+    /// Every class's logit (the classifier's output before softmax), by class index, when the
+    /// call asked for them (`includeLogits`); nil otherwise.
+    public let logits: [Float]?
 }
 
 /// The predictions of every head of the model for one image.

@@ -1,4 +1,5 @@
 import BirderCore
+import BirderHub
 import BirderIO
 import BirderModels
 import BirderVision
@@ -17,8 +18,11 @@ public struct BirderModel: Sendable {
     /// Birder's network name, e.g. `rdnet_t`.
     public let network: String
     public let checkpoint: URL
-    /// The input size the checkpoint was made for: images are resized to it.
-    public let inputSize: ImageSize
+    /// The size images are resized to: the checkpoint's (its signature), unless set with
+    /// `withInputSize`.
+    public private(set) var inputSize: ImageSize
+    /// The input size the checkpoint was made for.
+    public var checkpointInputSize: ImageSize { ImageSize(height: loaded.inputSize[0], width: loaded.inputSize[1]) }
     /// Width of the embeddings.
     public var embeddingSize: Int { loaded.encoder.embeddingSize }
     /// Mean and standard deviation the inputs are normalised with.
@@ -37,7 +41,7 @@ public struct BirderModel: Sendable {
         loaded.classifier.map { ClassifierHead(name: "classifier", file: checkpoint, classifier: $0) }
     }
 
-    package let loaded: LoadedNetwork
+    package private(set) var loaded: LoadedNetwork
 
     /// Loads a model by registry name (looked up in `store`) or by checkpoint path, with heads by
     /// level (`species` → `NAME-species.head.pt` beside the checkpoint) or by path. A catalogue
@@ -47,16 +51,18 @@ public struct BirderModel: Sendable {
     /// - network: Birder's network name, when the checkpoint's weights alone cannot tell it.
     /// - instructionSet: the kernels the weights are packed for (default: `BIRDER_ISA`, else the
     ///   best this CPU runs); a session runs the model with kernels of the same layout.
+    /// - allowForeignHeads: attach heads that record another encoder (see `attachingHead`).
     public static func load(_ nameOrPath: String, heads: [String] = [], store: ModelStore = ModelStore(),
-                            network: String? = nil, instructionSet: InstructionSet? = nil) throws -> BirderModel {
+                            network: String? = nil, instructionSet: InstructionSet? = nil,
+                            allowForeignHeads: Bool = false) throws -> BirderModel {
         try load(nameOrPath, heads: heads, store: store, network: network, instructionSet: instructionSet,
-                 registry: .builtIn)
+                 registry: .builtIn, allowForeignHeads: allowForeignHeads)
     }
 
     /// `load` with another set of network families (tests, applications with their own network).
     package static func load(_ nameOrPath: String, heads: [String] = [], store: ModelStore = ModelStore(),
                              network: String? = nil, instructionSet: InstructionSet? = nil,
-                             registry: NetworkRegistry) throws -> BirderModel {
+                             registry: NetworkRegistry, allowForeignHeads: Bool = false) throws -> BirderModel {
         let file = try store.checkpoint(for: nameOrPath, heads: heads)
         if let network, !registry.names.contains(network) {
             throw ModelStoreError.unknownNetwork(network, known: registry.names)
@@ -69,15 +75,26 @@ public struct BirderModel: Sendable {
         var model = BirderModel(name: name, network: loaded.network, checkpoint: file,
                                 inputSize: ImageSize(height: loaded.inputSize[0], width: loaded.inputSize[1]),
                                 instructionSet: set, heads: [], loaded: loaded)
-        for head in heads { model = try model.attachingHead(head, store: store) }
+        for head in heads { model = try model.attachingHead(head, store: store, allowForeignEncoder: allowForeignHeads) }
         return model
     }
 
     /// This model with one more head: a level (`species` → `<checkpoint stem>-species.head.pt`
     /// beside the checkpoint) or a `.head.pt` path. The head must take this model's embeddings.
-    public func attachingHead(_ levelOrPath: String, store: ModelStore = ModelStore()) throws -> BirderModel {
+    /// A head that records the encoder it was trained on (`birder probe train` writes it) must
+    /// name this model's network and checkpoint (SHA-256), unless `allowForeignEncoder`: another
+    /// encoder's embeddings of the same width would give confident nonsense.
+    public func attachingHead(_ levelOrPath: String, store: ModelStore = ModelStore(),
+                              allowForeignEncoder: Bool = false) throws -> BirderModel {
         let file = try store.head(levelOrPath, besideCheckpoint: checkpoint)
-        let classifier = try loaded.loadHead(path: file.path)
+        let (classifier, trainedOn) = try loaded.loadHead(path: file.path)
+        if let trainedOn, !allowForeignEncoder {
+            let digest = trainedOn.network == network ? try Downloader.sha256(of: checkpoint) : nil
+            if trainedOn.network != network || digest != trainedOn.checkpointSHA256 {
+                throw ForeignHeadError(head: file.path, trainedOn: trainedOn, model: checkpoint.path, network: network,
+                                       checkpointSHA256: digest)
+            }
+        }
         let headName = ModelStore.isPath(levelOrPath) ? file.lastPathComponent : levelOrPath
         return BirderModel(name: name, network: network, checkpoint: checkpoint, inputSize: inputSize,
                            instructionSet: instructionSet,
@@ -94,22 +111,67 @@ public struct BirderModel: Sendable {
     /// then the checkpoint's normalisation).
     var transform: InferenceTransform {
         InferenceTransform(height: inputSize.height, width: inputSize.width, stats: loaded.rgbStats,
-                           centerCrop: preprocessing.centerCrop, simpleCrop: preprocessing.simpleCrop)
+                           centerCrop: preprocessing.centerCrop, simpleCrop: preprocessing.simpleCrop,
+                           resampler: preprocessing.imageLoader == .tv ? .torchvision : .pillow)
     }
 
     /// This model with Birder's preprocessing options: `centerCrop` c resizes to
     /// `(int(H / c), int(W / c))` and crops the centre H×W (Birder's `--center-crop`, 0 < c ≤ 1
     /// in practice); `simpleCrop` resizes keeping the aspect ratio to cover that size first
     /// (Birder's `--simple-crop`).
-    public func withPreprocessing(centerCrop: Double = 1.0, simpleCrop: Bool = false) throws -> BirderModel {
+    public func withPreprocessing(centerCrop: Double = 1.0, simpleCrop: Bool = false,
+                                  imageLoader: ImageLoader = .pil) throws -> BirderModel {
         guard centerCrop > 0, centerCrop.isFinite,
               Int(Double(inputSize.height) / centerCrop) > 0, Int(Double(inputSize.width) / centerCrop) > 0,
               Double(inputSize.height) / centerCrop < 1e6, Double(inputSize.width) / centerCrop < 1e6 else {
             throw PreprocessingError.invalidCenterCrop(centerCrop, inputSize: inputSize)
         }
         var copy = self
-        copy.preprocessing = Preprocessing(centerCrop: centerCrop, simpleCrop: simpleCrop)
+        copy.preprocessing = Preprocessing(centerCrop: centerCrop, simpleCrop: simpleCrop, imageLoader: imageLoader)
         return copy
+    }
+}
+
+extension BirderModel {
+    /// What a head trained on this model's embeddings records: the network and the checkpoint's
+    /// SHA-256 (the file is read through once).
+    public func encoderRecord() throws -> HeadEncoder {
+        HeadEncoder(network: network, checkpointSHA256: try Downloader.sha256(of: checkpoint))
+    }
+
+    /// This model at another inference resolution, as Birder's `predict --size H W`
+    /// (`load_model(new_size=...)` → `adjust_size`): images are resized to `size`, and a ViT's
+    /// position embedding is resized once to the new patch grid (bicubic, antialiased); a
+    /// convolutional network runs as it is. Each side must be a multiple of the network's stride
+    /// (RDNet 32, a ViT its patch size). Heads and preprocessing are kept.
+    public func withInputSize(_ size: ImageSize) throws -> BirderModel {
+        let multiple = loaded.encoder.inputMultiple
+        guard size.height > 0, size.width > 0, size.height % multiple == 0, size.width % multiple == 0,
+              size.height <= 8192, size.width <= 8192 else {
+            throw PreprocessingError.invalidInputSize(size, network: network, multiple: multiple)
+        }
+        var copy = self
+        copy.loaded = try loaded.adjustedForInput(height: size.height, width: size.width)
+        copy.inputSize = size
+        // The crop options were checked against the old size.
+        _ = try copy.withPreprocessing(centerCrop: preprocessing.centerCrop, simpleCrop: preprocessing.simpleCrop,
+                                       imageLoader: preprocessing.imageLoader)
+        return copy
+    }
+}
+
+/// A head trained on another encoder's embeddings than the model it is attached to.
+public struct ForeignHeadError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let head: String
+    public let trainedOn: HeadEncoder
+    public let model: String
+    public let network: String
+    /// The model's checkpoint digest (nil when the networks already differ).
+    public let checkpointSHA256: String?
+
+    public var description: String {
+        let this = checkpointSHA256.map { "\(network) (checkpoint sha256 \($0.prefix(12))…)" } ?? network
+        return "\(head): this head was trained on embeddings of \(trainedOn), not of \(model), which is \(this); its predictions on this model's embeddings would be meaningless"
     }
 }
 
@@ -144,24 +206,50 @@ public struct ClassifierHead: Sendable {
     }
 }
 
-/// Birder's preprocessing options for inference (`inference_preset`'s `center_crop`, `simple_crop`).
+/// Birder's preprocessing options for inference (`inference_preset`'s `center_crop`, `simple_crop`,
+/// and `--img-loader`).
 public struct Preprocessing: Sendable, Equatable {
     public var centerCrop: Double = 1.0
     public var simpleCrop: Bool = false
+    public var imageLoader: ImageLoader = .pil
 
-    public init(centerCrop: Double = 1.0, simpleCrop: Bool = false) {
+    public init(centerCrop: Double = 1.0, simpleCrop: Bool = false, imageLoader: ImageLoader = .pil) {
         self.centerCrop = centerCrop
         self.simpleCrop = simpleCrop
+        self.imageLoader = imageLoader
+    }
+}
+
+/// Birder's `--img-loader`: how an image file becomes the uint8 pixels that are resized.
+public enum ImageLoader: String, Sendable, Equatable, CaseIterable {
+    /// `PIL.Image.open(p).convert("RGB")`, resized by Pillow: the model cards' and this engine's
+    /// default; every format the decoder reads.
+    case pil
+    /// `torchvision.io.decode_image(p, RGB)`, resized by torchvision on the uint8 tensor:
+    /// `birder-predict`'s default. JPEG, PNG and WebP only, as torchvision reads those.
+    case tv
+
+    /// What a session decodes with this loader.
+    func restricting(_ options: ImageDecodeOptions) -> ImageDecodeOptions {
+        guard self == .tv else { return options }
+        var restricted = options
+        restricted.formats = [.jpeg, .png, .webp]
+        restricted.formatsReader = "Birder's tv image loader (torchvision.io.decode_image)"
+        return restricted
     }
 }
 
 public enum PreprocessingError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidCenterCrop(Double, inputSize: ImageSize)
+    /// Not a positive multiple of the network's stride (`multiple`), or above 8192.
+    case invalidInputSize(ImageSize, network: String, multiple: Int)
 
     public var description: String {
         switch self {
         case let .invalidCenterCrop(crop, size):
             return "center crop \(crop) does not fit the input size \(size) (it resizes to int(size / crop) first; use a value in (0, 1])"
+        case let .invalidInputSize(size, network, multiple):
+            return "input size \(size) does not suit \(network): each side must be a multiple of \(multiple) from \(multiple) to 8192"
         }
     }
 }

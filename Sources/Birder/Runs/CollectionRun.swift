@@ -79,8 +79,11 @@ extension InferenceSession {
     /// so journals of runs without them read the same).
     private var preprocessingSettings: String {
         let preprocessing = model.preprocessing
-        guard preprocessing != Preprocessing() else { return "" }
-        return " center-crop=\(preprocessing.centerCrop) simple-crop=\(preprocessing.simpleCrop)"
+        var settings = preprocessing.centerCrop == 1.0 && !preprocessing.simpleCrop ? ""
+            : " center-crop=\(preprocessing.centerCrop) simple-crop=\(preprocessing.simpleCrop)"
+        if preprocessing.imageLoader != .pil { settings += " img-loader=\(preprocessing.imageLoader.rawValue)" }
+        if model.inputSize != model.checkpointInputSize { settings += " size=\(model.inputSize.height)x\(model.inputSize.width)" }
+        return settings
     }
 
     /// The top `topK` classes of every head for a collection, into `run.output` or standard output.
@@ -88,7 +91,10 @@ extension InferenceSession {
     ///   by this call (Birder's results files, accuracy summaries); a resumed run calls it only for
     ///   the images it processes.
     /// - minimumConfidence: `.wide` only: a class predicted with a lower probability is left empty.
+    /// - includeLogits, testTimeAugmentation: as `classify(_:topK:includeLogits:testTimeAugmentation:)`;
+    ///   the logits reach `allProbabilities` only.
     public func classify(_ run: CollectionRun, topK: Int = 5, format: PredictionFormat = .csv, minimumConfidence: Float = 0,
+                         includeLogits: Bool = false, testTimeAugmentation: Bool = false,
                          allProbabilities: ((_ sample: String, Classification) throws -> Void)? = nil,
                          progress: (CollectionRunProgress) -> Void = { _ in },
                          shouldStop: () -> Bool = { false }) throws -> CollectionRunOutcome {
@@ -97,7 +103,8 @@ extension InferenceSession {
         let columns = min(topK, heads.map(\.classCount).max() ?? topK)
         let identity = RunIdentity(command: "predict", format: format.rawValue,
                                    settings: "top-k=\(columns) heads=\(heads.map(\.name).joined(separator: ","))"
-                                       + (format == .wide ? " min-confidence=\(minimumConfidence)" : "") + preprocessingSettings,
+                                       + (format == .wide ? " min-confidence=\(minimumConfidence)" : "") + preprocessingSettings
+                                       + (testTimeAugmentation ? " tta" : ""),
                                    manifest: run.manifest, shard: run.shard, model: try RunIdentity.modelChecksum(model))
         let destination = run.destination
         guard !heads.isEmpty else { throw SessionError.noClassifier(model.checkpoint.path) }
@@ -115,7 +122,8 @@ extension InferenceSession {
                                         minimumConfidence: minimumConfidence, observer: allProbabilities)
             },
             stream: { paths in
-                try self.classify(paths.map(ImageInput.path), topK: allProbabilities == nil ? topK : max(topK, heads.map(\.classCount).max() ?? topK))
+                try self.classify(paths.map(ImageInput.path), topK: allProbabilities == nil ? topK : max(topK, heads.map(\.classCount).max() ?? topK),
+                                  includeLogits: includeLogits && allProbabilities != nil, testTimeAugmentation: testTimeAugmentation)
             },
             progress: progress, shouldStop: shouldStop)
     }

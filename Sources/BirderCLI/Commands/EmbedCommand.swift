@@ -43,6 +43,7 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try input.checkRanges()
+            try preprocessing.checkRanges()
             let shard = try runOptions.resolvedShard()
             let loaded = try preprocessing.apply(to: model.load())
             let (manifest, skipped) = try input.manifest(shard: shard)

@@ -19,6 +19,8 @@ struct PredictCommand: ParsableCommand {
           birder predict photos/ --model rdnet_t_ibot-bioscan5m --head order --head species --top-k 3
           birder predict photos/ --model rdnet_t_ibot-bioscan5m --head order --head family --head genus \\
             --head species --format wide --min-confidence 0.5 --output taxonomy.csv
+          birder predict test/ --model vit_b16_pn_bioclip-v1 --head species \\
+            --size 336 --tta --img-loader tv --save-logits 'logits/{head}.parquet'
         """)
 
     @OptionGroup var model: ModelOptions
@@ -42,10 +44,14 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup(title: "Preprocessing (Birder's flags)") var preprocessing: PreprocessingOptions
 
+    @Flag(name: .long, help: "Birder's --tta: average the probabilities (and logits) over five crops of 80 % of each image, each resized back to the input size (five times the work), e.g. --tta.")
+    var tta = false
+
     func run() throws {
         try reportingErrors {
             try OptionRange.topK.check(topK)
             try input.checkRanges()
+            try preprocessing.checkRanges()
             if let minConfidence {
                 guard format == .wide else { throw CLIError.usage("--min-confidence goes with --format wide") }
                 guard (0...1).contains(minConfidence) else { throw CLIError.usage("--min-confidence \(minConfidence) is not in 0…1") }
@@ -73,7 +79,8 @@ struct PredictCommand: ParsableCommand {
             defer { results?.discard() }
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
             let failed = try CollectionRunReporter.execute(label: "predict", run: run, summary: { "predictions for \($0) image\($0 == 1 ? "" : "s")" }) { progress, shouldStop in
-                try session.classify(run, topK: topK, format: format, minimumConfidence: minConfidence ?? 0, allProbabilities: results.map { files in
+                try session.classify(run, topK: topK, format: format, minimumConfidence: minConfidence ?? 0,
+                                     includeLogits: results?.needsLogits ?? false, testTimeAugmentation: tta, allProbabilities: results.map { files in
                     { sample, classification in try files.write(sample: sample, classification: classification) }
                 }, progress: progress, shouldStop: shouldStop)
             }

@@ -21,7 +21,10 @@ struct ProbeTrainCommand: ParsableCommand {
         abstract: "Train a linear head: cross-entropy, Adam, cosine schedule to 1e-5, shuffled mini-batches.",
         discussion: """
         Writes a head file birder 0.8.4 loads (torch.load gives state.weight, state.bias, class_to_idx),
-        usable with `birder predict --head FILE`.
+        usable with `birder predict --head FILE`. With --model (an image folder's embeddings, or to
+        name the model that wrote an embeddings file) the head also records that encoder: its
+        network and checkpoint SHA-256, and `birder predict` refuses it on another model. Its
+        birder_version is the Birder release whose head format it follows (0.8.4).
 
         Example:
           birder embed train/ --model rdnet_t_ibot-bioscan5m --output train.npy
@@ -90,7 +93,8 @@ struct ProbeTrainCommand: ParsableCommand {
                 print(line)
             }
             let head = Head(weight: Tensor(shape: [classes.count, training.dimension], values: result.weight),
-                            bias: Tensor(shape: [classes.count], values: result.bias), classNames: classes)
+                            bias: Tensor(shape: [classes.count], values: result.bias), classNames: classes,
+                            birderVersion: BirderVersion.referenceNumber, encoder: try source.encoderRecord())
             try head.write(to: output)
             print("\(output): \(classes.count) classes × \(training.dimension)")
         }

@@ -46,4 +46,12 @@ struct EmbeddingSourceOptions: ParsableArguments {
         }
         return cached.path
     }
+
+    /// The encoder a head trained on these embeddings records: `--model`'s network and checkpoint
+    /// digest (nil without `--model`: an embeddings file does not say which model wrote it).
+    func encoderRecord() throws -> HeadEncoder? {
+        guard let model else { return nil }
+        let loaded = try ModelOptions.load(model, network: network, store: CommandLineStore.store(directory: modelsDir, offline: offline))
+        do { return try loaded.encoderRecord() } catch { throw CLIError.io(String(describing: error)) }
+    }
 }

@@ -4,7 +4,7 @@ import Foundation
 
 /// Images to run: files and directories (walked recursively, sorted), batching and threads.
 struct InputOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("Image files and directories (searched recursively for .jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .ppm, .pgm).",
+    @Argument(help: ArgumentHelp("Image files and directories (searched recursively for \(ImageCollection.extensions.sorted().map { "." + $0 }.joined(separator: ", "))).",
                                  valueName: "images-or-dirs"))
     var inputs: [String] = []
 

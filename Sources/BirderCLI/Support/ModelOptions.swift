@@ -25,17 +25,23 @@ struct ModelOptions: ParsableArguments {
         valueName: "level-or-path"))
     var head: [String] = []
 
+    @Flag(name: .long, help: "Attach a head even when it records another encoder than --model (a head from `birder probe train` names the network and checkpoint it was trained on).")
+    var allowForeignHead = false
+
     var store: ModelStore { CommandLineStore.store(directory: modelsDir, offline: offline) }
 
     /// The model with its heads (fetched first when missing), or a usage error that says how to get
     /// what is missing.
     func load() throws -> BirderModel {
-        try Self.load(model, heads: head, network: network, store: store)
+        try Self.load(model, heads: head, network: network, store: store, allowForeignHeads: allowForeignHead)
     }
 
-    static func load(_ model: String, heads: [String] = [], network: String?, store: ModelStore) throws -> BirderModel {
+    static func load(_ model: String, heads: [String] = [], network: String?, store: ModelStore,
+                     allowForeignHeads: Bool = false) throws -> BirderModel {
         do {
-            return try BirderModel.load(model, heads: heads, store: store, network: network)
+            return try BirderModel.load(model, heads: heads, store: store, network: network, allowForeignHeads: allowForeignHeads)
+        } catch let error as ForeignHeadError {
+            throw CLIError.usage("\(error.description); pass --allow-foreign-head to use it anyway")
         } catch let error as ModelStoreError {
             throw CommandLineStore.explain(error)
         } catch let error as ComputeError {

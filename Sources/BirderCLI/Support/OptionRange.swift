@@ -26,5 +26,8 @@ struct OptionRange {
     static let benchBatchSize = OptionRange(option: "--batch-size", range: 1...256)
     /// bench: each side of the random input; a ViT's attention grows with the fourth power of it.
     static let benchSide = OptionRange(option: "--size", range: 16...2048)
+    /// predict/embed --size: each side of the inference resolution (a ViT's attention grows with
+    /// the fourth power of it; the batch buffer with the square).
+    static let inputSide = OptionRange(option: "--size", range: 16...2048)
     static let benchIterations = OptionRange(option: "--iterations", range: 1...100_000)
 }

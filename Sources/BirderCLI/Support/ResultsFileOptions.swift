@@ -3,7 +3,8 @@ import Birder
 import Foundation
 
 /// `predict`'s Birder results files: `--save-results`, `--save-sparse-results`, `--save-output`,
-/// written in Birder's exact layout (BirderIO's `BirderResultsCSV` / `BirderScoresCSV`) so that
+/// `--save-logits`, written in Birder's exact layout (BirderIO's `BirderResultsCSV` /
+/// `BirderScoresCSV`, `ParquetScoresFile` for a `.parquet` path) so that
 /// `python -m birder.tools results FILE` reads them. Each image's label is its parent folder's
 /// name (ImageFolder) or its row of `--labels CSV`, looked up in the head's classes; unknown is
 /// Birder's -1 with an empty name.
@@ -16,8 +17,11 @@ struct ResultsFileOptions: ParsableArguments {
     @Option(name: .long, help: "Birder's sparse results CSV (the --sparse-k most probable classes per image), e.g. --save-sparse-results results_sparse.csv.")
     var saveSparseResults: String?
 
-    @Option(name: .long, help: "Birder's --save-output CSV: sample, label, prediction, then one probability column per class, e.g. --save-output output.csv.")
+    @Option(name: .long, help: "Birder's --save-output file: sample, label, prediction, then one probability column per class; CSV, or Parquet for a .parquet path (Birder's --output-format parquet), e.g. --save-output output.csv.")
     var saveOutput: String?
+
+    @Option(name: .long, help: "Birder's --save-logits file: sample, label, then each class's logit (before softmax); CSV, or Parquet for a .parquet path, e.g. --save-logits logits.parquet.")
+    var saveLogits: String?
 
     @Option(name: .long, help: "Classes per image in the sparse results (Birder's default 10; at most the head's class count).")
     var sparseK = 10
@@ -31,14 +35,17 @@ struct ResultsFileOptions: ParsableArguments {
     @Option(name: .long, help: "Write the accuracy report and per-class counts as JSON ({head} as for --save-results), e.g. --summary-json summary.json.")
     var summaryJson: String?
 
-    var isRequested: Bool { saveResults != nil || saveSparseResults != nil || saveOutput != nil || summary || summaryJson != nil }
+    var isRequested: Bool {
+        saveResults != nil || saveSparseResults != nil || saveOutput != nil || saveLogits != nil || summary || summaryJson != nil
+    }
 
     /// The files per head, checked before any work: `{head}` is required with several heads, and
     /// two heads or two kinds may not name the same file.
     func destinations(heads: [String]) throws -> [(kind: Kind, head: Int, path: String)] {
         guard sparseK >= 1 else { throw CLIError.usage("--sparse-k must be at least 1") }
         var out: [(Kind, Int, String)] = []
-        for (kind, template) in [(Kind.dense, saveResults), (.sparse, saveSparseResults), (.output, saveOutput), (.summaryJSON, summaryJson)] {
+        for (kind, template) in [(Kind.dense, saveResults), (.sparse, saveSparseResults), (.output, saveOutput),
+                                 (.logits, saveLogits), (.summaryJSON, summaryJson)] {
             guard let template else { continue }
             if heads.count > 1 && !template.contains("{head}") {
                 throw CLIError.usage("\(template): the model has \(heads.count) heads (\(heads.joined(separator: ", "))); put {head} in the path")
@@ -56,7 +63,7 @@ struct ResultsFileOptions: ParsableArguments {
         return out
     }
 
-    enum Kind { case dense, sparse, output, summaryJSON }
+    enum Kind { case dense, sparse, output, logits, summaryJSON }
 
     /// Birder's label of each image by sample name (nil: no `--labels` file, use the folder).
     func labelTable() throws -> [String: String]? {
@@ -79,8 +86,31 @@ struct ResultsFileOptions: ParsableArguments {
 final class ResultsFiles {
     private struct File {
         let head: Int
-        let sink: OutputSink
-        let row: (String, Int?, [Float]) -> String
+        /// Whether the file takes the logits rather than the probabilities.
+        let logits: Bool
+        let write: (_ sample: String, _ label: Int?, _ scores: [Float]) throws -> Void
+        let commit: () throws -> Void
+        let discard: () -> Void
+
+        init(head: Int, logits: Bool = false, sink: OutputSink, row: @escaping (String, Int?, [Float]) -> String) {
+            self.head = head
+            self.logits = logits
+            write = { try sink.write(row($0, $1, $2)) }
+            commit = sink.commit
+            discard = sink.discard
+        }
+
+        init(head: Int, logits: Bool, parquet: ParquetScoresFile) {
+            self.head = head
+            self.logits = logits
+            write = { sample, label, scores in
+                do { try parquet.append(sample: sample, label: label, scores: scores) } catch { throw CLIError.io(String(describing: error)) }
+            }
+            commit = {
+                do { try parquet.commit() } catch { throw CLIError.io(String(describing: error)) }
+            }
+            discard = parquet.discard
+        }
     }
 
     private let files: [File]
@@ -108,6 +138,24 @@ final class ResultsFiles {
                     summaryFiles.append((index, path))
                     continue
                 }
+                if kind == .output || kind == .logits {
+                    // Birder refuses these too (_validate_label_names): a class column named
+                    // like a metadata column, or twice, would be unreadable by name.
+                    if let reserved = names.first(where: { ["sample", "label", "prediction"].contains($0) }) {
+                        throw CLIError.usage("\(path): head '\(heads[index].name)' has a class named '\(reserved)', which is also a column of Birder's file; rename the class")
+                    }
+                    if let repeated = Self.firstRepeated(names) {
+                        throw CLIError.usage("\(path): head '\(heads[index].name)' names two classes '\(repeated)'; each class needs its own column")
+                    }
+                }
+                if (kind == .output || kind == .logits), (path as NSString).pathExtension.lowercased() == "parquet" {
+                    let parquet: ParquetScoresFile
+                    do {
+                        parquet = try ParquetScoresFile(path: path, classNames: names, kind: kind == .logits ? .logits : .output, withLabels: true)
+                    } catch { throw CLIError.usage(error.description) }
+                    files.append(File(head: index, logits: kind == .logits, parquet: parquet))
+                    continue
+                }
                 let sink = try OutputSink(path: path)
                 switch kind {
                 case .dense, .sparse:
@@ -119,12 +167,16 @@ final class ResultsFiles {
                     let writer = BirderScoresCSV(classNames: names, kind: .output, withLabels: true)
                     try sink.write(writer.header())
                     files.append(File(head: index, sink: sink, row: { writer.row(sample: $0, label: $1, scores: $2) }))
+                case .logits:
+                    let writer = BirderScoresCSV(classNames: names, kind: .logits, withLabels: true)
+                    try sink.write(writer.header())
+                    files.append(File(head: index, logits: true, sink: sink, row: { writer.row(sample: $0, label: $1, scores: $2) }))
                 case .summaryJSON:
                     break
                 }
             }
         } catch {
-            files.forEach { $0.sink.discard() }
+            files.forEach { $0.discard() }
             throw error
         }
         self.files = files
@@ -141,13 +193,18 @@ final class ResultsFiles {
             let label = labelName.flatMap { classIndex[head][$0] }
             summaries[head].add(label: label, probabilities: probabilities)
             for file in files where file.head == head {
-                try file.sink.write(file.row(sample, label, probabilities))
+                if file.logits {
+                    guard let logits = classification.heads[head].logits else { preconditionFailure("logits were asked for") }
+                    try file.write(sample, label, logits)
+                } else {
+                    try file.write(sample, label, probabilities)
+                }
             }
         }
     }
 
     func commit() throws {
-        for file in files { try file.sink.commit() }
+        for file in files { try file.commit() }
         for (head, path) in summaryFiles {
             let sink = try OutputSink(path: path)
             try sink.write(summaries[head].json)
@@ -163,5 +220,13 @@ final class ResultsFiles {
             }
         }
     }
-    func discard() { files.forEach { $0.sink.discard() } }
+    func discard() { files.forEach { $0.discard() } }
+
+    /// Whether any file takes logits (the session must then compute them).
+    var needsLogits: Bool { files.contains { $0.logits } }
+
+    private static func firstRepeated(_ names: [String]) -> String? {
+        var seen = Set<String>()
+        return names.first { !seen.insert($0).inserted }
+    }
 }

@@ -45,6 +45,13 @@ package struct LoadedNetwork: Sendable {
                              rgbStats: checkpoint.rgbStats, classifier: classifier)
     }
 
+    /// This network for inputs of `height`×`width` (Birder's `load_model(new_size=...)`); the
+    /// checkpoint's `inputSize` stays what the checkpoint says.
+    package func adjustedForInput(height: Int, width: Int) throws -> LoadedNetwork {
+        LoadedNetwork(encoder: try encoder.adjustedForInput(height: height, width: width), network: network,
+                      inputSize: inputSize, rgbStats: rgbStats, classifier: classifier)
+    }
+
     /// The network a checkpoint holds: the one its weights fit; among several, the one its file
     /// name starts with (else an error: guessing could pick the wrong activation or epsilon); with
     /// none, the file name's (whose binding then says what differs).
@@ -58,14 +65,15 @@ package struct LoadedNetwork: Sendable {
         throw ModelLoadError.ambiguousNetwork(path: path, candidates: matches)
     }
 
-    /// A `*.head.pt` linear probe, checked against this model's embedding width.
-    package func loadHead(path: String) throws -> LinearClassifier {
+    /// A `*.head.pt` linear probe, checked against this model's embedding width, and the encoder
+    /// it records having been trained on (nil for Birder's own heads).
+    package func loadHead(path: String) throws -> (classifier: LinearClassifier, encoder: HeadEncoder?) {
         let head = try Head.load(path)
         guard head.inputDimension == encoder.embeddingSize else {
             throw ModelLoadError.wrongHead(path: path, headWidth: head.inputDimension, network: network,
                                            embeddingSize: encoder.embeddingSize)
         }
-        return try LinearClassifier(weight: head.weight, bias: head.bias, classNames: head.classNames)
+        return (try LinearClassifier(weight: head.weight, bias: head.bias, classNames: head.classNames), head.encoder)
     }
 }
 

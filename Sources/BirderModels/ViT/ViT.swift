@@ -128,6 +128,11 @@ package final class ViT: ImageEncoder {
         return ViT(copying: self, size: newSize, positionEmbedding: position, dynamicSize: dynamicSize)
     }
 
+    package func adjustedForInput(height: Int, width: Int) throws -> any ImageEncoder {
+        try checkInputSize(height: height, width: width)
+        return try adjustingSize(to: (height, width))
+    }
+
     /// The same network (weights shared) with dynamic input sizes switched on or off.
     package func withDynamicSize(_ dynamic: Bool) -> ViT {
         ViT(copying: self, size: size, positionEmbedding: positionEmbedding, dynamicSize: dynamic)
