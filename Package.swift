@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "BirderEvalTests", dependencies: ["BirderEval", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderCLITests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "BirderReportsTests", dependencies: ["BirderReports", "Birder", "BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BirderReportsTests", dependencies: ["BirderReports", "Birder", "BirderEval", "BirderVision", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderTests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "BirderServerTests",

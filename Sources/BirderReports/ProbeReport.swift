@@ -72,9 +72,9 @@ public struct ProbeReport: Sendable {
         let names = head.classNames
         try file.write("<section class=\"head\" data-head=\"\(Markup.escape(head.name))\"><h2>\(Markup.escape(head.name))</h2>\n")
 
-        // The most-confused pairs.
+        // The most-confused pairs beside the heat map.
         let pairs = counts.confusedPairs(limit: pairLimit)
-        try file.write("<h3>Most-confused classes</h3>\n")
+        try file.write("<div class=\"panels\"><div>\n<h3>Most-confused classes</h3>\n")
         if pairs.isEmpty {
             try file.write("<p class=\"hint\">No sample was misclassified.</p>\n")
         } else {
@@ -85,6 +85,7 @@ public struct ProbeReport: Sendable {
             }
             try file.write("</tbody></table>\n")
         }
+        try file.write("</div><div>\n")
 
         // The heat map: rows labelled, columns predicted, each row shaded by its share.
         let shown = counts.heatMapClasses(limit: heatMapLimit)
@@ -113,6 +114,7 @@ public struct ProbeReport: Sendable {
             }
             try file.write("</tbody></table>\n")
         }
+        try file.write("</div></div>\n")
 
         // Per-class table, sortable by any column.
         try file.write("<h3>Per class</h3>\n<table class=\"per-class sortable-table\" id=\"classes-\(index)\"><thead><tr>"

@@ -65,6 +65,8 @@ enum ReportPage {
         .swatch.diamond { border-radius: 0; transform: rotate(45deg) scale(0.85); }
         .swatch.small { transform: scale(0.6); }
         .hint { color: var(--muted); font-size: 12px; }
+        .panels { display: flex; flex-wrap: wrap; gap: 16px 40px; align-items: flex-start; }
+        .pairs td:nth-child(2), .pairs th:nth-child(2) { text-align: left; }
         .heat td { padding: 0; width: 22px; height: 22px; border: 1px solid #ffffff; text-align: center; font-size: 10px; }
         .heat th { font-weight: normal; font-size: 11px; }
         .heat th.column { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; padding: 4px 0; max-height: 160px; overflow: hidden; }

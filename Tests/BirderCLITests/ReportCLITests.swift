@@ -36,8 +36,8 @@ import BirderTestSupport
         return try #require(try JSONSerialization.jsonObject(with: Data(html[start.upperBound..<end.lowerBound].utf8)) as? [String: Any])
     }
 
-    @Test func clusterDrawsTheDigitsMapInEachFormat() throws {
-        let count = 400
+    @Test func clusterDrawsTheDigitsMapAsHTMLAndPNG() throws {
+        let count = 300
         let data = try digitsCSV("digits.csv", Array(0..<count))
         let html = directory.appendingPathComponent("map.html").path
         let result = try BirderProcess.run(["cluster", "--data", data, "--report", html])
@@ -66,18 +66,12 @@ import BirderTestSupport
         print("digits map: 1-NN agreement \(agree) / \(count)")
         #expect(agree >= count * 85 / 100)
 
-        for format in ["svg", "png"] {
-            let path = directory.appendingPathComponent("map.\(format)").path
-            let drawn = try BirderProcess.run(["cluster", "--data", data, "--report", path])
-            #expect(drawn.status == 0, "\(drawn.stderr)")
-            #expect(drawn.stdout == result.stdout)
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-            if format == "svg" {
-                #expect(String(decoding: bytes, as: UTF8.self).components(separatedBy: "class=\"point\"").count - 1 == count)
-            } else {
-                #expect(bytes.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
-            }
-        }
+        // Cairo's PNG through the command (the SVG and PDF are checked by BirderReportsTests).
+        let png = directory.appendingPathComponent("map.png").path
+        let drawn = try BirderProcess.run(["cluster", "--data", data, "--report", png])
+        #expect(drawn.status == 0, "\(drawn.stderr)")
+        #expect(drawn.stdout == result.stdout)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
     }
 
     @Test func anUnknownReportFormatIsRefusedBeforeAnyWork() throws {

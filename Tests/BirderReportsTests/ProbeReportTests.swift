@@ -1,4 +1,4 @@
-import BirderEval
+@testable import BirderEval
 import Foundation
 import Testing
 import BirderTestSupport
