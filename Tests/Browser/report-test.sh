@@ -25,11 +25,11 @@ trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 shots=${REPORT_SCREENSHOTS:-$work/screenshots}
 mkdir -p "$shots"
 
-# 600 samples of 12 classes in 8 dimensions: blobs around the corners of a cube, seeded; sample
+# 360 samples of 12 classes in 8 dimensions: blobs around the corners of a cube, seeded; sample
 # names carry a hostile class name too (it must stay text).
 awk 'BEGIN {
   srand(7); print "sample,f0,f1,f2,f3,f4,f5,f6,f7";
-  for (i = 0; i < 600; i++) {
+  for (i = 0; i < 360; i++) {
     c = i % 12; name = (c == 11) ? "<img src=x onerror=alert(1)>" : sprintf("class%02d", c);
     line = name "/" i ".jpg";
     for (j = 0; j < 8; j++) line = line "," (((c + j) % 3 == 0) ? 4 : 0) + (c == j ? 3 : 0) + rand() - 0.5;
@@ -81,11 +81,14 @@ clean() {  # FILE WHAT
 echo "cluster map:"
 browse "file://$work/map.html" "$work/map.dom" "$shots/cluster-map.png"
 check "$work/map.dom" 'id="map"[^>]*data-state="ready"' "the map was drawn"
-check "$work/map.dom" 'data-points="600"' "600 points drawn"
+check "$work/map.dom" 'data-points="360"' "360 points drawn"
 count "$work/map.dom" '<li data-rank=' 12 "legend entries (12 classes)"
 check "$work/map.dom" '>&lt;img src=x onerror=alert\(1\)&gt;<' "the hostile class name is text in the legend"
 count "$work/map.dom" '<img' 0 "no element made from a class name"
 clean "$work/map.dom" "map"
+browse "file://$work/map.html#stamp" "$work/map-stamped.dom" ""
+check "$work/map-stamped.dom" 'data-points="360"' "360 points stamped (the drawing used above 5,000 points)"
+clean "$work/map-stamped.dom" "stamped map"
 
 echo "probe report:"
 browse "file://$work/report.html" "$work/report.dom" "$shots/probe-report.png"
