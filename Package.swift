@@ -41,6 +41,9 @@ let package = Package(
             name: "CImageCodecs", path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"), .linkedLibrary("webpdemux"), .linkedLibrary("tiff")]),
 
+        // Cairo draws the PNG and PDF renderings of reports.
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"]), .brew(["cairo"])]),
+
         // Hot loops in C, one function table per instruction set (arch/portable, arch/x86_avx2),
         // chosen once per compute context: packed GEMM with fused epilogues, depthwise conv +
         // LayerNorm, and the transformer element-wise kernels (softmax, bias+GELU, residual+LayerNorm).
@@ -79,9 +82,14 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             swiftSettings: strictSettings),
+        // Reports people look at: the embedding map (HTML, SVG, PNG/PDF through Cairo), the probe
+        // report and the prediction contact sheet; each one self-contained file, written atomically.
+        .target(
+            name: "BirderReports", dependencies: ["Birder", "BirderEval", "BirderVision", "BirderIO", "CImageCodecs", "CCairo"],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "BirderCLI",
-            dependencies: ["Birder", "BirderServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Birder", "BirderServer", "BirderReports", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings),
         // The README's library examples, verbatim (a test checks that they are): built by CI.
         .executableTarget(name: "ExampleClassifyPhoto", dependencies: ["Birder"], path: "Examples/ClassifyPhoto",
@@ -99,6 +107,7 @@ let package = Package(
         .testTarget(name: "BirderEvalTests", dependencies: ["BirderEval", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderCLITests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BirderReportsTests", dependencies: ["BirderReports", "Birder", "BirderEval", "BirderVision", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderTests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "BirderServerTests",

@@ -196,6 +196,24 @@ public enum LinearProbe {
         return evaluate(weight: weight, bias: bias, c: c, d: d, features: features, labels: labels, context: context)
     }
 
+    /// The metrics with the per-class counts behind them (precision, recall, confusions), for reports.
+    public static func evaluateInDetail(weight: [Float], bias: [Float], features: [Float], labels: [Int],
+                                        context: ComputeContext = .automatic) throws -> (metrics: LinearProbeMetrics, counts: ClassificationCounts) {
+        let c = bias.count
+        guard c >= 1, weight.count % c == 0, weight.count > 0 else {
+            throw EvaluationError.shapeMismatch(what: "weight (classes × dimension)", count: weight.count, expected: c)
+        }
+        let d = weight.count / c
+        guard !labels.isEmpty else { throw EvaluationError.invalidParameter(name: "samples", reason: "no samples to evaluate") }
+        try checkMatrix(features, n: labels.count, d: d, name: "features")
+        try checkLabels(labels, n: labels.count, numClasses: c)
+        var counts = ClassificationCounts(classCount: c)
+        let metrics = evaluate(weight: weight, bias: bias, c: c, d: d, features: features, labels: labels, context: context) {
+            counts.add(label: $0, prediction: $1)
+        }
+        return (metrics, counts)
+    }
+
     /// Logits (n × C, row-major) of a probe for row-major features.
     public static func logits(weight: [Float], bias: [Float], features: [Float],
                               context: ComputeContext = .automatic) throws -> [Float] {
@@ -227,7 +245,7 @@ public enum LinearProbe {
     }
 
     static func evaluate(weight: [Float], bias: [Float], c: Int, d: Int, features: [Float], labels: [Int],
-                         context: ComputeContext) -> LinearProbeMetrics {
+                         context: ComputeContext, observe: (_ label: Int, _ prediction: Int) -> Void = { _, _ in }) -> LinearProbeMetrics {
         let n = labels.count
         guard n > 0 else { return LinearProbeMetrics(top1: 0, top5: 0, macro: 0, count: 0) }
         var top1 = 0, top5 = 0
@@ -248,6 +266,7 @@ public enum LinearProbe {
                 var above = 0
                 for j in 0..<c where z[r * c + j] > target || (z[r * c + j] == target && j < label) { above += 1 }
                 perClassTotal[label] += 1
+                observe(label, argmax)
                 if argmax == label {
                     top1 += 1
                     perClassCorrect[label] += 1

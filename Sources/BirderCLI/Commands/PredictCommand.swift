@@ -1,5 +1,6 @@
 import ArgumentParser
 import Birder
+import BirderReports
 import Foundation
 
 extension PredictionFormat: ExpressibleByArgument {}
@@ -38,6 +39,9 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Write to this file (atomically, resumably) instead of stdout.")
     var output: String?
 
+    @Option(name: .long, help: "Write a contact sheet to this .html file: a thumbnail per image with each head's top classes, filterable by class, sortable by confidence.")
+    var report: String?
+
     @OptionGroup var runOptions: RunOptions
 
     @OptionGroup(title: "Birder results files") var resultsFiles: ResultsFileOptions
@@ -65,6 +69,11 @@ struct PredictCommand: ParsableCommand {
                 // process: merge the shards' predictions instead, or run the whole list at once.
                 throw CLIError.usage("Birder's results files and --summary come from one whole run: not with --shard or --resume")
             }
+            if let report {
+                try ReportOption.check(report, allowed: [.html])
+                // The sheet shows every image of one whole run, as the results files do.
+                if shard != nil || runOptions.resume { throw CLIError.usage("--report comes from one whole run: not with --shard or --resume") }
+            }
             let loaded = try preprocessing.apply(to: model.load())
             let (manifest, skipped) = try input.manifest(shard: shard)
             let session = try input.session(for: loaded)
@@ -77,14 +86,20 @@ struct PredictCommand: ParsableCommand {
             }
             let results = resultsFiles.isRequested ? try ResultsFiles(options: resultsFiles, heads: loaded.classifyingHeads) : nil
             defer { results?.discard() }
+            let sheet = try report.map { try ReportOption.contactSheet($0, model: loaded, topK: topK) }
+            defer { sheet?.discard() }
+            let observe: ((String, Classification) throws -> Void)? = results == nil && sheet == nil ? nil : { sample, classification in
+                try results?.write(sample: sample, classification: classification)
+                try sheet?.add(sample: sample, classification: classification)
+            }
             let run = CollectionRun(manifest: manifest, shard: shard, output: output, resume: runOptions.resume)
             let failed = try CollectionRunReporter.execute(label: "predict", run: run, summary: { "predictions for \($0) image\($0 == 1 ? "" : "s")" }) { progress, shouldStop in
                 try session.classify(run, topK: topK, format: format, minimumConfidence: minConfidence ?? 0,
-                                     includeLogits: results?.needsLogits ?? false, testTimeAugmentation: tta, allProbabilities: results.map { files in
-                    { sample, classification in try files.write(sample: sample, classification: classification) }
-                }, progress: progress, shouldStop: shouldStop)
+                                     includeLogits: results?.needsLogits ?? false, testTimeAugmentation: tta, allProbabilities: observe,
+                                     progress: progress, shouldStop: shouldStop)
             }
             try results?.commit()
+            if let sheet, let report { try ReportOption.write(report) { try sheet.commit() } }
             if failed + skipped > 0 { throw CLIError.someInputsFailed(failed + skipped) }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Birder
+import BirderReports
 import Foundation
 
 struct ProbeCommand: ParsableCommand {
@@ -111,6 +112,9 @@ struct ProbeEvalCommand: ParsableCommand {
 
         Example:
           birder probe eval --data test.npy --head order.head.pt --labels order.csv --head species.head.pt --labels species.csv
+
+        --report report.html writes, per head, top-1/top-5, a sortable per-class table (precision,
+        recall, F1, support), the most-confused class pairs and a confusion heat map.
         """)
 
     @Option(name: .long, help: "Embeddings to evaluate on, or an image folder with --model.")
@@ -124,6 +128,9 @@ struct ProbeEvalCommand: ParsableCommand {
     @Option(name: .long, help: "CSV of sample,label for the head before it (repeatable; default: parent folders).")
     var labels: [String] = []
 
+    @Option(name: .long, help: "Write an HTML report (per-class metrics, confusions) to this .html file.")
+    var report: String?
+
     func validate() throws {
         guard !head.isEmpty else { throw ValidationError("give at least one --head") }
         guard labels.isEmpty || labels.count == head.count else {
@@ -133,8 +140,10 @@ struct ProbeEvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if let report { try ReportOption.check(report, allowed: [.html]) }
             print("head".padding(toLength: 40, withPad: " ", startingAt: 0) + "samples    top-1    top-5    macro")
             let file = try source.embeddingsFile(for: data)
+            var reportHeads: [ProbeReport.Head] = []
             for (i, headPath) in head.enumerated() {
                 let dataset = try EmbeddingDataset.load(file, labelsFile: labels.isEmpty ? nil : labels[i])
                 let probe = try Head.load(headPath)
@@ -152,12 +161,22 @@ struct ProbeEvalCommand: ParsableCommand {
                     Terminal.note("\(headPath): \(indices.count - kept.count) sample(s) with labels the head does not know left out")
                 }
                 let d = dataset.dimension
-                let metrics = try LinearProbe.evaluate(
+                let (metrics, counts) = try LinearProbe.evaluateInDetail(
                     weight: probe.weight.scalars, bias: probe.bias.scalars,
                     features: kept.flatMap { dataset.features[($0 * d)..<(($0 + 1) * d)] }, labels: kept.map { indices[$0]! })
                 let name = (headPath as NSString).lastPathComponent
                 print(name.padding(toLength: 40, withPad: " ", startingAt: 0)
                       + String(format: "%7d  %6.2f %%  %6.2f %%  %6.2f %%", metrics.count, metrics.top1 * 100, metrics.top5 * 100, metrics.macro * 100))
+                if report != nil {
+                    reportHeads.append(try ProbeReport.Head(name: name, classNames: probe.classNames, metrics: metrics, counts: counts))
+                }
+            }
+            if let report {
+                let document = ProbeReport(title: "Linear probe: \((data as NSString).lastPathComponent)",
+                                           details: ["embeddings: \(data)", "\(head.count) head\(head.count == 1 ? "" : "s")"],
+                                           heads: reportHeads)
+                try ReportOption.write(report) { try document.write(to: report) }
+                Terminal.note("\(report): probe report of \(reportHeads.count) head\(reportHeads.count == 1 ? "" : "s")")
             }
         }
     }

@@ -1,5 +1,5 @@
 #pragma once
-// C shims over libjpeg-turbo, libpng, libwebp and libtiff for BirderVision.
+// C shims over libjpeg-turbo, libpng, libwebp and libtiff for BirderVision (and a JPEG encoder for reports).
 //
 // Why C: libjpeg and libpng report errors by calling a handler that must not return; the handlers
 // here longjmp back into the C function that called the library (setjmp lives in that frame), so
@@ -69,6 +69,14 @@ typedef struct bv_tiff bv_tiff;
 bv_status bv_tiff_open(const uint8_t *data, size_t size, uint64_t max_pixels, bv_tiff **out, bv_info *info);
 bv_status bv_tiff_read_rgb(bv_tiff *dec, uint8_t *rgb, bv_info *info);
 void bv_tiff_close(bv_tiff *dec);
+
+// MARK: JPEG encoding (libjpeg-turbo), for report thumbnails
+
+// Encodes width*height*3 bytes of 8-bit RGB at `quality` (1…100) into a buffer the caller frees
+// with bv_free; on failure *out is NULL and `message` says why.
+bv_status bv_jpeg_encode_rgb(const uint8_t *rgb, int width, int height, int quality, uint8_t **out, size_t *out_size,
+                             char message[240]);
+void bv_free(void *pointer);
 
 #ifdef __cplusplus
 }
