@@ -1,5 +1,6 @@
 import ArgumentParser
 import Birder
+import Foundation
 
 struct BirderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,4 +21,16 @@ struct BirderCommand: ParsableCommand {
 // without removing it.
 Interrupt.install()
 // The arguments with their exact bytes: a photo or folder whose name is not UTF-8 stays openable.
-BirderCommand.main(Array(FileSystemPath.commandLineArguments().dropFirst()))
+let arguments = Array(FileSystemPath.commandLineArguments().dropFirst())
+do {
+    var command = try BirderCommand.parseAsRoot(arguments)
+    try command.run()
+} catch {
+    // A usage error found while parsing (an unknown option, a value that does not parse, e.g.
+    // `--format xml`) exits 2 like every other usage error of this tool, not ArgumentParser's 64.
+    if BirderCommand.exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((BirderCommand.fullMessage(for: error) + "\n").utf8))
+        exit(2)
+    }
+    BirderCommand.exit(withError: error)
+}
