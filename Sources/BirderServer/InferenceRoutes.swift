@@ -10,7 +10,7 @@ struct InferenceRoutes: Sendable {
     let models: ServedModels
     let batcher: @Sendable () -> DynamicBatcher?
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<ServeRequestContext>) {
         router.get("/v2/health/live") { _, _ in json("{\"live\": true}") }
         router.get("/v2/health/ready") { _, _ in
             models.isReady ? json("{\"ready\": true}") : json("{\"ready\": false}", status: .serviceUnavailable)
@@ -35,10 +35,13 @@ struct InferenceRoutes: Sendable {
             let query = request.uri.queryParameters
             let topK = try parseTopK(query.get("top_k"))
             let heads = try selectedHeads(query.getAll("head"), of: served)
-            let upload = try await ImageUpload.read(&request, configuration: configuration)
-            let output = try await submit(served, .classify(topK: topK), upload.images)
+            let departure = await context.clientDeparture()
+            let upload = try await whileConnected(departure, on: context) { try await ImageUpload.read(&request, configuration: configuration) }
+            // Only the names stay here: the queue holds the images, decoded once prepared.
+            let names = upload.images.map(\.name)
+            let output = try await submit(served, .classify(topK: topK), upload.images, departure)
             guard case let .classified(items) = output else { preconditionFailure("classify answers classifications") }
-            let entries = try zip(upload.images, items).map { image, item -> String in
+            let entries = try zip(names, items).map { name, item -> String in
                 let classification = try item.mapError(imageError).get()
                 // A batch runs at the largest top-k among its requests; this one's is a prefix.
                 let perHead = classification.heads.filter { heads.contains($0.head) }.map { prediction in
@@ -46,18 +49,21 @@ struct InferenceRoutes: Sendable {
                         "{\"class\": \(JSONText.string($0.name)), \"index\": \($0.index), \"probability\": \(JSONText.number($0.probability))}"
                     }.joined(separator: ", ") + "]"
                 }
-                return "{\"sample\": \(JSONText.string(image.name)), \"heads\": {\(perHead.joined(separator: ", "))}}"
+                return "{\"sample\": \(JSONText.string(name)), \"heads\": {\(perHead.joined(separator: ", "))}}"
             }
             return json("{\"predictions\": [" + entries.joined(separator: ", ") + "]}")
         }
         router.post("/v2/models/{name}/embed") { request, context in
             var request = request
             let served = try models.model(named: try context.parameters.require("name"))
-            let upload = try await ImageUpload.read(&request, configuration: configuration)
-            let output = try await submit(served, .embed, upload.images)
+            let rawRows = request.headers[.accept]?.contains("application/octet-stream") == true
+            let departure = await context.clientDeparture()
+            let upload = try await whileConnected(departure, on: context) { try await ImageUpload.read(&request, configuration: configuration) }
+            let names = upload.images.map(\.name)
+            let output = try await submit(served, .embed, upload.images, departure)
             guard case let .embedded(items) = output else { preconditionFailure("embed answers embeddings") }
             let rows = try items.map { try $0.mapError(imageError).get() }
-            if request.headers[.accept]?.contains("application/octet-stream") == true {
+            if rawRows {
                 var buffer = ByteBuffer()
                 buffer.reserveCapacity(rows.count * served.model.embeddingSize * 4)
                 for row in rows { for value in row { buffer.writeInteger(value.bitPattern, endianness: .little) } }
@@ -65,17 +71,18 @@ struct InferenceRoutes: Sendable {
                                                        HTTPField.Name("X-Embedding-Size")!: String(served.model.embeddingSize)],
                                 body: .init(byteBuffer: buffer))
             }
-            let entries = zip(upload.images, rows).map { image, row in
-                "{\"sample\": \(JSONText.string(image.name)), \"embedding\": \(JSONText.array(row))}"
+            let entries = zip(names, rows).map { name, row in
+                "{\"sample\": \(JSONText.string(name)), \"embedding\": \(JSONText.array(row))}"
             }
             return json("{\"embeddings\": [" + entries.joined(separator: ", ") + "]}")
         }
         router.post("/v2/models/{name}/infer") { request, context in
             var request = request
             let served = try models.model(named: try context.parameters.require("name"))
-            let body = try await ImageUpload.collect(&request, limit: configuration.maxBodyBytes)
+            let departure = await context.clientDeparture()
+            let body = try await whileConnected(departure, on: context) { try await ImageUpload.collect(&request, limit: configuration.maxBodyBytes) }
             let infer = try TensorRequest.decode(body, model: served.model, maxBatch: configuration.maxQueue)
-            let output = try await submit(served, .tensor(infer.tensor), [])
+            let output = try await submit(served, .tensor(infer.tensor), [], departure)
             guard case let .tensor(outputs) = output else { preconditionFailure("infer answers tensors") }
             return json(infer.response(outputs, model: served.model))
         }
@@ -83,16 +90,34 @@ struct InferenceRoutes: Sendable {
 
     // MARK: Pieces
 
-    private func submit(_ served: ServedModel, _ work: DynamicBatcher.Work, _ images: [ImageInput]) async throws -> DynamicBatcher.Output {
+    /// Reading a body fails when its client goes away mid-upload: that is a departure (499), not a
+    /// bad request.
+    private func whileConnected<Value>(_ departure: ClientDeparture?, on context: ServeRequestContext,
+                                       _ read: () async throws -> Value) async throws -> Value {
+        do { return try await read() } catch {
+            if let departure {
+                // The channel reports the end of input right after the read error that it causes,
+                // in the same turn of its event loop: one turn later the departure is known.
+                try? await context.channel.eventLoop.submit {}.get()
+                if departure.hasDeparted { throw ServerError.clientClosed() }
+            }
+            throw error
+        }
+    }
+
+    private func submit(_ served: ServedModel, _ work: DynamicBatcher.Work, _ images: [ImageInput],
+                        _ departure: ClientDeparture?) async throws -> DynamicBatcher.Output {
         guard let batcher = batcher() else { throw ServerError.unavailable("models are still loading") }
         do {
-            return try await batcher.submit(model: served.index, work: work, images: images)
+            return try await batcher.submit(model: served.index, work: work, images: images, departure: departure)
         } catch let refusal as DynamicBatcher.Refusal {
             switch refusal {
             case let .tooManyImages(count, capacity):
                 throw ServerError.contentTooLarge("the request has \(count) images; the queue holds at most \(capacity)")
             case let .queueFull(capacity):
                 throw ServerError.queueFull(retryAfter: configuration.retryAfterSeconds, model: served.model.name, capacity: capacity)
+            case .clientGone:
+                throw ServerError.clientClosed()
             case .deadlineExceeded:
                 throw ServerError.gatewayTimeout("the request was not answered within \(configuration.timeout.nanoseconds / 1_000_000) ms")
             case .shuttingDown:

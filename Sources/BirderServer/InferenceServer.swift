@@ -43,7 +43,7 @@ public struct InferenceServer: Sendable {
 
     /// The application (routes, middleware, the model-loading service); tests run it in process.
     package func makeApplication() -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: ServeRequestContext.self)
         router.add(middleware: MetricsRecording(metrics: metrics))
         if !configuration.corsOrigins.isEmpty {
             router.add(middleware: CrossOriginAccess(origins: Set(configuration.corsOrigins)))
@@ -66,6 +66,9 @@ public struct InferenceServer: Sendable {
         let onListening = onListening
         return Application(
             router: router,
+            // Every connection watches for its client going away (Hummingbird does not cancel a
+            // handler then), so that queued work of departed clients is dropped.
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientDepartureHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: [loading],
             onServerRunning: { channel in
@@ -101,7 +104,11 @@ struct ModelLoading: Service {
             sessions: served.map(\.session),
             limits: .init(maxBatchSize: configuration.maxBatchSize, maxDelay: configuration.maxQueueDelay,
                           maxQueue: configuration.maxQueue, timeout: configuration.timeout),
-            onBatch: { [metrics = server.metrics] in metrics.record($0) })
+            onBatch: { [metrics = server.metrics] in metrics.record($0) },
+            onDrop: { [metrics = server.metrics, logger = server.logger] drop in
+                metrics.record(drop)
+                logger.info("dropped a \(drop.model) request of \(drop.images) image(s) while \(drop.stage.rawValue): \(drop.reason.description)")
+            })
         server.batcher.set(batcher)
         server.models.set(.ready(served))
         server.logger.info("ready: \(served.map { "\($0.model.name) (\($0.model.network))" }.joined(separator: ", "))")

@@ -25,6 +25,12 @@ struct ServerError: HTTPResponseError, CustomStringConvertible {
     static func unprocessable(_ message: String) -> ServerError { ServerError(status: .unprocessableContent, message: message) }
     static func unavailable(_ message: String) -> ServerError { ServerError(status: .serviceUnavailable, message: message) }
     static func gatewayTimeout(_ message: String) -> ServerError { ServerError(status: .gatewayTimeout, message: message) }
+    /// nginx's 499: the client closed its connection before the answer (counted in the metrics; the
+    /// answer reaches only a client that merely shut down its sending side).
+    static func clientClosed() -> ServerError {
+        ServerError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
+                    message: "the client closed its connection before the answer; its work was dropped")
+    }
     static func unauthorized() -> ServerError {
         ServerError(status: .unauthorized, message: "missing or wrong API key; send Authorization: Bearer KEY",
                     headers: [.wwwAuthenticate: "Bearer"])

@@ -44,7 +44,7 @@ final class ServerMetrics: Sendable {
                       .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)])
         for wait in batch.queueWaits { queue.record(wait) }
         registry.makeDurationHistogram(
-            descriptor: Self.name("compute_seconds", help: "Time to decode and run one batch"), labels: labels,
+            descriptor: Self.name("compute_seconds", help: "Time to run one batch (its images are decoded on arrival, before it)"), labels: labels,
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                       .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30)])
             .record(batch.compute)
@@ -57,6 +57,13 @@ final class ServerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.name("images_per_second", help: "Throughput of the latest batch"), labels: labels)
                 .set(Double(batch.images) / seconds)
         }
+    }
+
+    /// A request that left before its answer; `stage="queued"` ones were never computed.
+    func record(_ drop: DynamicBatcher.DropReport) {
+        registry.makeCounter(descriptor: Self.name("dropped_requests_total",
+                                                   help: "Requests that left before their answer (client gone, deadline): queued ones were never computed, running ones had their results dropped"),
+                             labels: [("model", drop.model), ("stage", drop.stage.rawValue), ("reason", drop.reason.rawValue)]).increment()
     }
 
     var text: String { registry.emitToString() }

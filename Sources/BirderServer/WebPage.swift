@@ -5,7 +5,7 @@ import Hummingbird
 /// classes per head as bars, download the results as CSV. Everything is in the binary (no CDN,
 /// no external requests). `/?demo=1` submits a bundled photo, for tests and a first look.
 enum WebPage {
-    static func add(to router: Router<BasicRequestContext>) {
+    static func add(to router: Router<ServeRequestContext>) {
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8",
                                             .contentSecurityPolicy: "default-src 'self'; img-src 'self' blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",

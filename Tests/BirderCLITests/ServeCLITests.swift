@@ -94,6 +94,7 @@ final class ServeProcess: @unchecked Sendable {
     private var errorText = ""
     private(set) var port = 0
 
+    /// Its messages and log lines.
     var stderr: String { lock.withLock { errorText } }
 
     init(_ arguments: [String]) throws {
@@ -129,15 +130,31 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     func waitForQueuedImages(_ images: Int) throws {
-        let deadline = Date().addingTimeInterval(30)
+        try waitForMetric("birder_queued_images{model=\"rdnet_t_tiny-test\"}", images)
+    }
+
+    /// Polls /metrics until the sample `name{labels}` has `value`; throws after `seconds`.
+    func waitForMetric(_ sample: String, _ value: Int, seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let metrics = try? request("/metrics"),
-               String(decoding: metrics.body, as: UTF8.self).contains("birder_queued_images{model=\"rdnet_t_tiny-test\"} \(Double(images))") {
-                return
-            }
-            Thread.sleep(forTimeInterval: 0.02)
+            if (try? metric(sample)) == Double(value) { return }
+            Thread.sleep(forTimeInterval: 0.01)
         }
-        throw ServeTestError.notQueued
+        throw ServeTestError.metricNotReached(sample, value, (try? request("/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "")
+    }
+
+    /// The value of the sample `name{labels}` in /metrics, or nil where it has none.
+    func metric(_ sample: String) throws -> Double? {
+        let text = String(decoding: try request("/metrics").body, as: UTF8.self)
+        return text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+    }
+
+    /// Resident memory of the server process, from /proc.
+    var residentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
+        return kilobytes * 1024
     }
 
     func request(_ path: String, method: String = "GET", headers: [String: String] = [:], body: Data? = nil) throws -> Response {
@@ -176,12 +193,12 @@ final class ServeProcess: @unchecked Sendable {
 
 enum ServeTestError: Error, CustomStringConvertible {
     case notStarted(String)
-    case notQueued
+    case metricNotReached(String, Int, String)
 
     var description: String {
         switch self {
         case let .notStarted(stderr): return "birder serve did not become ready; stderr:\n\(stderr)"
-        case .notQueued: return "the request never reached the queue"
+        case let .metricNotReached(sample, value, text): return "\(sample) never reached \(value); /metrics:\n\(text)"
         }
     }
 }

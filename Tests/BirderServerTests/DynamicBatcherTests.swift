@@ -31,6 +31,32 @@ import Testing
         await #expect(throws: DynamicBatcher.Refusal.shuttingDown) { try await batcher.submit(model: 0, work: .embed, images: images) }
     }
 
+    @Test func aRequestWhoseClientLeavesIsDroppedFromTheQueueAndReported() async throws {
+        let model = try ServerFixtures.load()
+        let session = try InferenceSession(model: model, context: ComputeContext(threads: 1))
+        let batches = BatchLog()
+        let drops = DropLog()
+        let batcher = DynamicBatcher(sessions: [session],
+                                     limits: .init(maxBatchSize: 8, maxDelay: .milliseconds(400), maxQueue: 4, timeout: .seconds(30)),
+                                     onBatch: { batches.append($0.images) }, onDrop: { drops.append($0) })
+        let departure = ClientDeparture()
+        let images = [ImageInput.encoded(ServerFixtures.jpeg, name: "a"), .encoded(ServerFixtures.jpeg, name: "b")]
+        let request = Task { try await batcher.submit(model: 0, work: .embed, images: images, departure: departure) }
+        while batcher.queuedImages(model: 0) != 2 { try await Task.sleep(for: .milliseconds(5)) }
+        departure.markDeparted()
+        await #expect(throws: DynamicBatcher.Refusal.clientGone) { try await request.value }
+        #expect(batcher.queuedImages(model: 0) == 0)
+        #expect(drops.reports.map { "\($0.images) \($0.stage.rawValue) \($0.reason.rawValue)" } == ["2 queued client_gone"])
+        // A request arriving on a connection already gone never enters the queue.
+        await #expect(throws: DynamicBatcher.Refusal.clientGone) {
+            try await batcher.submit(model: 0, work: .embed, images: images, departure: departure)
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(batches.sizes.isEmpty)
+        batcher.stop()
+        await batcher.waitUntilFinished()
+    }
+
     @Test func requestsAreGroupedUpToTheBatchSizeWhole() async throws {
         let model = try ServerFixtures.load()
         let session = try InferenceSession(model: model, context: ComputeContext(threads: 1))
@@ -62,4 +88,11 @@ final class BatchLog: @unchecked Sendable {
     private var values: [Int] = []
     func append(_ size: Int) { lock.withLock { values.append(size) } }
     var sizes: [Int] { lock.withLock { values } }
+}
+
+final class DropLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [DynamicBatcher.DropReport] = []
+    func append(_ report: DynamicBatcher.DropReport) { lock.withLock { values.append(report) } }
+    var reports: [DynamicBatcher.DropReport] { lock.withLock { values } }
 }

@@ -4,8 +4,11 @@ minimal FastAPI + uvicorn + Birder PyTorch server, tools/bench/serving_peer.py) 
 Traffic goes to 127.0.0.1 only and every level is bounded in requests and time. Needs the reference
 venv (Birder writes the checkpoint; the peer runs on it) with fastapi and uvicorn installed.
 
+Rounds of the three are interleaved (a shared machine's changing load falls on all alike) and
+medians with their spread are reported.
+
 Usage (from the repository root, after `swift build -c release`):
-    /path/to/venv-reference/bin/python tools/bench/bench_serving.py [--requests 96] [--threads 2] [--write]
+    /path/to/venv-reference/bin/python tools/bench/bench_serving.py [--requests 96] [--threads 2] [--rounds 3] [--write]
 """
 
 import argparse
@@ -136,16 +139,26 @@ def serve_levels(command: list[str], port_of, path: str, body: bytes, args) -> t
     return levels, sampler.peak
 
 
+def spread(values: list[float], digits: int = 2) -> str:
+    """Median, with the lowest and highest round when there are several."""
+    median = f"{statistics.median(values):.{digits}f}"
+    return median if len(values) < 2 else f"{median} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=96, help="requests per client level")
     parser.add_argument("--time-limit", type=float, default=120, help="seconds per client level at most")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of predict, birder serve and the peer, interleaved (medians are reported)")
     parser.add_argument("--peer-port", type=int, default=18090)
+    parser.add_argument("--birder", type=Path, default=BIRDER, help="the birder binary (default: the release build)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    if not BIRDER.exists():
-        sys.exit(f"{BIRDER} not found: run `swift build -c release` first")
+    if not args.birder.exists():
+        sys.exit(f"{args.birder} not found: run `swift build -c release` first")
+    birder_binary = str(args.birder)
 
     from birder.common import fs_ops
     from birder.conf import settings
@@ -154,6 +167,9 @@ def main() -> None:
 
     body = PHOTO.read_bytes()
     load_before = os.getloadavg()[0]
+    predict_rates: list[float] = []
+    # Per server, per round: the levels and the peak RSS.
+    results: dict[str, list[tuple[list[dict], int]]] = {"birder": [], "peer": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         settings.MODELS_DIR = tmp
@@ -169,12 +185,6 @@ def main() -> None:
             shutil.copy(PHOTO, photos / f"{i:05d}.jpg")
         threads = ["--threads", str(args.threads)]
 
-        start = time.perf_counter()
-        subprocess.run([str(BIRDER), "predict", str(photos), "--model", str(checkpoint), "--network", "rdnet_t",
-                        "--batch-size", "8", "--output", str(tmp / "predictions.csv"), *threads],
-                       check=True, capture_output=True)
-        predict_ips = args.requests / (time.perf_counter() - start)
-
         def birder_port(process: subprocess.Popen) -> int:
             for line in process.stderr:
                 match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
@@ -184,46 +194,64 @@ def main() -> None:
                     return int(match.group(1))
             sys.exit("birder serve did not report its port")
 
-        birder, birder_rss = serve_levels(
-            [str(BIRDER), "serve", "--model", str(checkpoint), "--network", "rdnet_t", "--port", "0",
-             "--max-batch-size", "8", "--max-queue-delay-ms", "5", *threads],
-            birder_port, "/v2/models/rdnet_t_bench/classify", body, args)
-
         def peer_port(process: subprocess.Popen) -> int:
             threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
             return args.peer_port
 
-        peer, peer_rss = serve_levels(
-            [sys.executable, str(ROOT / "tools/bench/serving_peer.py"), str(checkpoint), "--network", "rdnet_t",
-             "--port", str(args.peer_port), "--max-batch-size", "8", "--max-queue-delay-ms", "5", *threads],
-            peer_port, "/v2/models/rdnet_t_bench/classify", body, args)
+        # Rounds interleave the three so that a change in the machine's load (other builds) falls
+        # on all of them alike; each round's serving rates are compared with that round's predict.
+        for round_number in range(args.rounds):
+            start = time.perf_counter()
+            subprocess.run([birder_binary, "predict", str(photos), "--model", str(checkpoint), "--network", "rdnet_t",
+                            "--batch-size", "8", "--output", str(tmp / f"predictions-{round_number}.csv"), *threads],
+                           check=True, capture_output=True)
+            predict_rates.append(args.requests / (time.perf_counter() - start))
+            results["birder"].append(serve_levels(
+                [birder_binary, "serve", "--model", str(checkpoint), "--network", "rdnet_t", "--port", "0",
+                 "--max-batch-size", "8", "--max-queue-delay-ms", "5", *threads],
+                birder_port, "/v2/models/rdnet_t_bench/classify", body, args))
+            results["peer"].append(serve_levels(
+                [sys.executable, str(ROOT / "tools/bench/serving_peer.py"), str(checkpoint), "--network", "rdnet_t",
+                 "--port", str(args.peer_port), "--max-batch-size", "8", "--max-queue-delay-ms", "5", *threads],
+                peer_port, "/v2/models/rdnet_t_bench/classify", body, args))
+            print(f"round {round_number + 1}: predict {predict_rates[-1]:.2f} img/s; birder serve "
+                  + " / ".join(f"{l['images_per_second']:.2f}" for l in results["birder"][-1][0]) + "; peer "
+                  + " / ".join(f"{l['images_per_second']:.2f}" for l in results["peer"][-1][0]), file=sys.stderr)
 
     import torch
     load_after = os.getloadavg()[0]
     cpu = cpu_name()
     rows = []
-    for name, levels, rss in [("`birder serve`", birder, birder_rss), ("FastAPI + Birder (PyTorch)", peer, peer_rss)]:
-        for level in levels:
-            ratio = level["images_per_second"] / predict_ips * 100
-            rows.append(f"| {name} | {level['clients']} | {level['images_per_second']:.2f} | {ratio:.0f} % | "
-                        f"{level['p50_ms']:.0f} | {level['p99_ms']:.0f} | {level['errors_5xx']} | {rss / 2**20:.0f} |")
+    for name, key in [("`birder serve`", "birder"), ("FastAPI + Birder (PyTorch)", "peer")]:
+        rounds = results[key]
+        peak = max(rss for _, rss in rounds)
+        for index, clients in enumerate(CLIENTS):
+            levels = [levels[index] for levels, _ in rounds]
+            rates = [level["images_per_second"] for level in levels]
+            ratios = [level["images_per_second"] / predict * 100 for level, predict in zip(levels, predict_rates)]
+            errors = sum(level["errors_5xx"] for level in levels)
+            rows.append(f"| {name} | {clients} | {spread(rates)} | {spread(ratios, 0)} % | "
+                        f"{statistics.median(l['p50_ms'] for l in levels):.0f} | "
+                        f"{statistics.median(l['p99_ms'] for l in levels):.0f} | {errors} | {peak / 2**20:.0f} |")
     table = "\n".join([
         BEGIN,
         f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, {args.threads} threads, rdnet_t "
         f"(224×224, checkpoint {model_bytes / 2**20:.0f} MiB), batches of up to 8 waiting at most 5 ms; "
         f"{args.requests} POSTs of a 640×427 JPEG per client level over keep-alive loopback connections "
-        f"(Python client threads on the same machine). `birder predict` on {args.requests} copies of the same "
-        f"photo: **{predict_ips:.2f} images/s** (wall time of the command, model loading included). "
-        f"Peer: torch {torch.__version__}, same batching policy. Peak RSS over all three levels. "
-        f"1-minute load average {load_before:.1f} before the run, {load_after:.1f} after (other work on the "
-        "machine slows every row alike; compare rows of one run, not runs).",
+        f"(Python client threads on the same machine). {args.rounds} rounds, each running `birder predict` on "
+        f"{args.requests} copies of the same photo, then `birder serve` at 1, 8 and 32 clients, then the peer: "
+        f"medians over the rounds (lowest–highest in brackets); \"of predict\" compares each round with that "
+        f"round's `birder predict`, **{spread(predict_rates)} images/s** (wall time of the command, model "
+        f"loading included). Peer: torch {torch.__version__}, same batching policy. p50/p99: medians of the "
+        f"rounds' percentiles; 5xx: all rounds together; peak RSS over all levels and rounds. "
+        f"1-minute load average {load_before:.1f} before the run, {load_after:.1f} after.",
         "",
         "| server | clients | images/s | of predict | p50 ms | p99 ms | 5xx | peak RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
         "Reproduce: `swift build -c release && python tools/bench/bench_serving.py "
-        f"--requests {args.requests} --threads {args.threads} --write`",
+        f"--requests {args.requests} --threads {args.threads} --rounds {args.rounds} --write`",
         END,
     ])
     print(table)

@@ -7,6 +7,8 @@ public enum ImageInput: Sendable {
     case file(URL)
     case encoded(Data, name: String)
     case decoded(RGBImage, name: String)
+    /// Already decoded and transformed for a session's model by `InferenceSession.prepare`.
+    case prepared(PreparedImage)
 
     /// A file by path.
     public static func path(_ path: String) -> ImageInput { .file(URL(fileURLWithPath: path)) }
@@ -16,7 +18,15 @@ public enum ImageInput: Sendable {
         switch self {
         case let .file(url): return url.isFileURL ? url.relativePath : url.absoluteString
         case let .encoded(_, name), let .decoded(_, name): return name
+        case let .prepared(image): return image.name
         }
+    }
+
+    /// Writes the model input (`transform`'s H×W×3 floats) into `output`: decoded and transformed
+    /// now, or copied when prepared.
+    func write(into output: UnsafeMutablePointer<Float>, transform: InferenceTransform, options: ImageDecodeOptions) throws {
+        if case let .prepared(image) = self { return try image.write(into: output, transform: transform) }
+        transform.write(try decode(options: options), into: output)
     }
 
     /// Decodes the image (files and bytes are read as Birder reads them: PIL's `convert("RGB")`).
@@ -25,6 +35,7 @@ public enum ImageInput: Sendable {
         case let .file(url): return try ImageDecoder.decode(path: url.relativePath, options: options)
         case let .encoded(data, name): return try ImageDecoder.decode(bytes: [UInt8](data), name: name, options: options)
         case let .decoded(image, _): return image
+        case let .prepared(image): throw PreparedImageError.alreadyTransformed(name: image.name)
         }
     }
 }

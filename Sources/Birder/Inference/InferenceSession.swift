@@ -178,7 +178,7 @@ public final class InferenceSession: Sendable {
         let transform = model.transform, options = model.preprocessing.imageLoader.restricting(decodeOptions)
         let prefetcher = BatchPrefetcher(count: inputs.count, batchSize: batchSize, height: model.inputSize.height,
                                          width: model.inputSize.width) { index, output in
-            transform.write(try inputs[index].decode(options: options), into: output)
+            try inputs[index].write(into: output, transform: transform, options: options)
         }
         return InferenceStream(names: inputs.map(\.name), prefetcher: prefetcher, compute: compute)
     }
