@@ -7,7 +7,7 @@ import MultipartKit
 /// `file` parts of a `multipart/form-data` body. Each is checked from its header alone (format,
 /// pixel count) before it may join a queue; decoding happens in its batch.
 struct ImageUpload {
-    static let imageTypes: Set<String> = ["image/jpeg", "image/jpg", "image/png", "image/webp", "image/tiff", "image/bmp",
+    static let imageTypes: Set<String> = ["image/jpeg", "image/jpg", "image/png", "image/webp", "image/tiff", "image/bmp", "image/gif",
                                           "image/x-portable-pixmap", "image/x-portable-graymap", "image/x-portable-bitmap"]
 
     let images: [ImageInput]
@@ -20,8 +20,8 @@ struct ImageUpload {
         let boundary = mediaType.type == "multipart/form-data" ? mediaType.parameters["boundary"] : nil
         guard isImage || boundary != nil else {
             throw .unsupportedMediaType(mediaType.type.isEmpty
-                ? "no Content-Type; send image/jpeg, image/png, image/webp, image/tiff, image/bmp or multipart/form-data with file parts"
-                : "Content-Type \(mediaType.type) is not accepted; send image/jpeg, image/png, image/webp, image/tiff, image/bmp or multipart/form-data with file parts")
+                ? "no Content-Type; send image/jpeg, image/png, image/webp, image/tiff, image/bmp, image/gif or multipart/form-data with file parts"
+                : "Content-Type \(mediaType.type) is not accepted; send image/jpeg, image/png, image/webp, image/tiff, image/bmp, image/gif or multipart/form-data with file parts")
         }
         let body = try await collect(&request, limit: configuration.maxBodyBytes)
         var uploads: [(name: String, bytes: [UInt8])]

@@ -48,7 +48,7 @@ enum WebPage {
       <button id="csv" disabled>Download CSV</button>
       <span id="status">loading models…</span>
     </header>
-    <div id="drop">Drop photos here or <input id="files" type="file" accept="image/jpeg,image/png,image/webp" multiple></div>
+    <div id="drop">Drop photos here or <input id="files" type="file" accept="image/jpeg,image/png,image/webp,image/tiff,image/bmp,image/gif" multiple></div>
     <div id="results"></div>
     <script>
     "use strict";

@@ -72,14 +72,15 @@ import Testing
         let model = try ServerFixtures.load()
         let session = try InferenceSession(model: model, context: ComputeContext(threads: 1))
         try await withServer { client in
+            let gif = try Data(contentsOf: Fixtures.url("vision/gif/local_palette.gif"))
             let (headers, body) = multipart([("b.webp", "image/webp", ServerFixtures.webp), ("a.jpg", "image/jpeg", ServerFixtures.jpeg),
-                                             ("c.png", "image/png", ServerFixtures.png)])
+                                             ("c.png", "image/png", ServerFixtures.png), ("d.gif", "image/gif", gif)])
             let response = try await client.execute(uri: "/v2/models/\(ServerFixtures.modelName)/classify?head=order&top_k=2",
                                                     method: .post, headers: headers, body: body)
             #expect(response.status == .ok)
             let predictions = try #require(try jsonObject(response)["predictions"] as? [[String: Any]])
-            #expect(predictions.map { $0["sample"] as? String } == ["b.webp", "a.jpg", "c.png"])
-            for (prediction, data) in zip(predictions, [ServerFixtures.webp, ServerFixtures.jpeg, ServerFixtures.png]) {
+            #expect(predictions.map { $0["sample"] as? String } == ["b.webp", "a.jpg", "c.png", "d.gif"])
+            for (prediction, data) in zip(predictions, [ServerFixtures.webp, ServerFixtures.jpeg, ServerFixtures.png, gif]) {
                 let expected = try #require(try session.classify(.encoded(data, name: "x"), topK: 2)["order"])
                 let order = try #require((prediction["heads"] as? [String: Any])?["order"] as? [[String: Any]])
                 #expect(order.map { Float(($0["probability"] as? Double) ?? .nan) } == expected.top.map(\.probability))

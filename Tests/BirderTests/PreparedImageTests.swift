@@ -39,5 +39,20 @@ import Testing
         let other = try InferenceSession(model: model.withPreprocessing(centerCrop: 0.875), context: ComputeContext(threads: 1))
         let result = Array(other.embed([.prepared(image)]))[0].result
         #expect(String(describing: result).contains("prepared for a model with another input transform"), "\(result)")
+        // Same sizes and crop, torchvision's resampling instead of Pillow's: other pixels too.
+        let torchvision = try InferenceSession(model: model.withPreprocessing(imageLoader: .tv), context: ComputeContext(threads: 1))
+        let resampled = Array(torchvision.embed([.prepared(image)]))[0].result
+        #expect(String(describing: resampled).contains("prepared for a model with another input transform"), "\(resampled)")
+    }
+
+    /// Prepared for Birder's `tv` loader, a format it does not read fails as it would unprepared.
+    @Test func preparingFollowsTheModelsImageLoader() throws {
+        let model = try BirderModel.load(Fixtures.path("cli/models/rdnet_t_tiny-test.pt")).withPreprocessing(imageLoader: .tv)
+        let session = try InferenceSession(model: model, context: ComputeContext(threads: 1))
+        let bitmap = ImageInput.path(Fixtures.path("vision/bmp/pil_rgb24.bmp"))
+        let direct = Array(session.embed([bitmap]))[0].result
+        let ahead = Array(session.embed([.prepared(session.prepare(bitmap))]))[0].result
+        #expect(String(describing: direct) == String(describing: ahead))
+        #expect(String(describing: ahead).contains("BMP"), "\(ahead)")
     }
 }

@@ -19,6 +19,7 @@ public struct PreparedImage: Sendable {
         let stats: RGBStats
         let centerCrop: Double
         let simpleCrop: Bool
+        let resampler: BicubicResampler
 
         init(_ transform: InferenceTransform) {
             height = transform.height
@@ -26,6 +27,7 @@ public struct PreparedImage: Sendable {
             stats = transform.stats
             centerCrop = transform.centerCrop
             simpleCrop = transform.simpleCrop
+            resampler = transform.resampler
         }
     }
 
@@ -58,7 +60,8 @@ extension InferenceSession {
     /// failure is kept in the result and reported when the image runs, as it would be unprepared.
     public func prepare(_ input: ImageInput) -> PreparedImage {
         if case let .prepared(image) = input { return image }
-        let transform = model.transform, options = decodeOptions
+        // The formats and resampling of the model's image loader (Birder's `tv` reads fewer formats), as `stream` decodes.
+        let transform = model.transform, options = model.preprocessing.imageLoader.restricting(decodeOptions)
         let pixels = Result<[Float], any Error> {
             let image = try input.decode(options: options)
             return [Float](unsafeUninitializedCapacity: transform.elementsPerImage) { buffer, count in
