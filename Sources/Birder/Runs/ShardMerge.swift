@@ -8,7 +8,8 @@ import Foundation
 ///
 /// Embeddings may be merged into any embedding format (shards in `.npy`, merged into `.csv`, say);
 /// predictions into the shards' own format. Shards are read one at a time: memory follows the
-/// largest shard, not the row count of the whole run.
+/// largest shard, not the row count of the whole run — and `.npy` into `.npy` (the cluster
+/// recipes' case) streams each shard's rows through one buffer, so neither.
 public enum ShardMerge {
     public struct Summary: Sendable, Equatable {
         public let rows: Int
