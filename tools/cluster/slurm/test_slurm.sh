@@ -45,6 +45,15 @@ munge -n | unmunge >/dev/null || fail "munged does not answer"
 
 node=$(hostname -s)
 cpus=$(nproc)
+# Ports below the kernel's ephemeral range (32768 and up on Linux), so that no short-lived
+# connection of the tests run before this one can hold them (46818 once was, and slurmd could not
+# bind); a pair something already listens on is skipped.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ctld_port=26817
+while listening "$ctld_port" || listening "$((ctld_port + 1))"; do
+    ctld_port=$((ctld_port + 2))
+    [ "$ctld_port" -lt 26900 ] || fail "no free pair of ports in 26817-26900 for slurmctld and slurmd"
+done
 mkdir -p "$work/state" "$work/spool" "$work/run"
 cat > "$SLURM_CONF" <<CONF
 ClusterName=birdertest
@@ -66,8 +75,8 @@ SlurmctldPidFile=$work/run/slurmctld.pid
 SlurmdPidFile=$work/run/slurmd.pid
 SlurmctldLogFile=$work/slurmctld.log
 SlurmdLogFile=$work/slurmd.log
-SlurmctldPort=46817
-SlurmdPort=46818
+SlurmctldPort=$ctld_port
+SlurmdPort=$((ctld_port + 1))
 ReturnToService=2
 MpiDefault=none
 MinJobAge=600
