@@ -130,8 +130,7 @@ struct RegularFile {
         guard fd >= 0 else {
             let code = errno
             // A socket cannot be opened at all (ENXIO); say what it is rather than the errno text.
-            var info = stat()
-            if FileSystemPath.withCString(path, { stat($0, &info) }) == 0, let kind = Self.kindName(info.st_mode) {
+            if let info = FileSystemPath.status(of: path), let kind = Self.kindName(info.st_mode) {
                 throw .io(path: path, reason: "is \(kind), not a regular file")
             }
             throw .io(path: path, reason: "cannot open: \(FileContents.errnoText(code))")
@@ -148,7 +147,7 @@ struct RegularFile {
         }
         self.fd = fd
         size = Int(info.st_size)
-        modified = Self.modificationTime(info)
+        modified = info.modificationTime
     }
 
     func close() { _ = systemClose(fd) }
@@ -175,18 +174,10 @@ struct RegularFile {
     func checkUnchanged() throws(BirderIOError) {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .io(path: path, reason: "cannot stat: \(FileContents.errnoText())") }
-        let now = Self.modificationTime(info)
+        let now = info.modificationTime
         guard Int(info.st_size) == size, now.tv_sec == modified.tv_sec, now.tv_nsec == modified.tv_nsec else {
             throw .io(path: path, reason: "file changed while being read (size \(size) → \(info.st_size) bytes); was it being written?")
         }
-    }
-
-    private static func modificationTime(_ info: stat) -> timespec {
-        #if canImport(Darwin)
-        return info.st_mtimespec
-        #else
-        return info.st_mtim
-        #endif
     }
 
     /// What a non-regular file is, in words; nil for a regular file.

@@ -20,7 +20,7 @@ public enum TensorLayout: Sendable, Equatable {
 /// Everything up to step 3 stays uint8 and equals Pillow's result bit for bit; only the pixels
 /// inside the crop are computed. Value type, `Sendable`; copies share a thread-safe cache of
 /// resampling tables per (input size, output size).
-public struct InferenceTransform: Sendable {
+public struct InferenceTransform: Sendable, Equatable {
     public let height: Int
     public let width: Int
     public let stats: RGBStats
@@ -57,6 +57,14 @@ public struct InferenceTransform: Sendable {
 
     /// Floats one image occupies in the output: H × W × 3.
     public var elementsPerImage: Int { height * width * 3 }
+
+    /// Whether the two give the same pixels for every image: equal in every parameter above (the
+    /// normalisation table follows from `stats`, the cache holds nothing of its own). A parameter
+    /// added here belongs in this comparison.
+    public static func == (lhs: InferenceTransform, rhs: InferenceTransform) -> Bool {
+        lhs.height == rhs.height && lhs.width == rhs.width && lhs.stats == rhs.stats && lhs.centerCrop == rhs.centerCrop
+            && lhs.simpleCrop == rhs.simpleCrop && lhs.resampler == rhs.resampler
+    }
 
     /// Birder's resize target before the crop, `(int(H / crop), int(W / crop))`.
     public var baseSize: PixelSize {

@@ -157,13 +157,8 @@ public struct EmbeddingCache: Sendable {
 
     /// Size and modification time, so an edited file changes the key.
     private static func stamp(_ path: String) -> String {
-        var info = stat()
-        guard FileSystemPath.withCString(path, { stat($0, &info) }) == 0 else { return "-1@0" }
-        #if canImport(Darwin)
-        let time = info.st_mtimespec
-        #else
-        let time = info.st_mtim
-        #endif
+        guard let info = FileSystemPath.status(of: path) else { return "-1@0" }
+        let time = info.modificationTime
         // Nanoseconds count: a file rewritten within the same second changes the key too.
         return "\(Int64(info.st_size))@\(Double(time.tv_sec) + Double(time.tv_nsec) / 1e9)"
     }

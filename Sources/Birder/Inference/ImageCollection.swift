@@ -29,8 +29,7 @@ public enum ImageCollection {
     public static func scan(_ inputs: [String]) throws(ImageCollectionError) -> ImageScan {
         var scan = ImageScan()
         for input in inputs {
-            var info = stat()
-            guard FileSystemPath.withCString(input, { stat($0, &info) }) == 0 else { throw .noSuchFile(input) }
+            guard let info = FileSystemPath.status(of: input) else { throw .noSuchFile(input) }
             guard info.st_mode & S_IFMT == S_IFDIR else {
                 scan.paths.append(input)
                 continue
@@ -66,9 +65,8 @@ public enum ImageCollection {
                 continue
             }
             if info.st_mode & S_IFMT == S_IFLNK {
-                var target = stat()
                 // A link to a folder is not followed; a dangling link is reported when opened.
-                if FileSystemPath.withCString(path, { stat($0, &target) }) == 0, target.st_mode & S_IFMT == S_IFDIR { continue }
+                if let target = FileSystemPath.status(of: path), target.st_mode & S_IFMT == S_IFDIR { continue }
             }
             if extensions.contains((name as NSString).pathExtension.lowercased()) {
                 found.append(path)

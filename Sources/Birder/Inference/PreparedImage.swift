@@ -10,33 +10,15 @@ public struct PreparedImage: Sendable {
     public let name: String
     /// H×W×3 floats of `transform`, or why the image could not be read.
     let pixels: Result<[Float], any Error>
-    /// What the pixels fit: a session with another input transform refuses them.
-    let fit: TransformFit
-
-    struct TransformFit: Equatable {
-        let height: Int
-        let width: Int
-        let stats: RGBStats
-        let centerCrop: Double
-        let simpleCrop: Bool
-        let resampler: BicubicResampler
-
-        init(_ transform: InferenceTransform) {
-            height = transform.height
-            width = transform.width
-            stats = transform.stats
-            centerCrop = transform.centerCrop
-            simpleCrop = transform.simpleCrop
-            resampler = transform.resampler
-        }
-    }
+    /// The transform that made the pixels: a session with another one refuses them.
+    let transform: InferenceTransform
 
     /// The image could not be read (its error is the one an unprepared input would give).
     public var failed: Bool { if case .failure = pixels { return true } else { return false } }
 
     /// Writes the pixels into one batch slot, or throws the reason the image could not be read.
     func write(into output: UnsafeMutablePointer<Float>, transform: InferenceTransform) throws {
-        guard fit == TransformFit(transform) else { throw PreparedImageError.otherTransform(name: name) }
+        guard transform == self.transform else { throw PreparedImageError.otherTransform(name: name) }
         let values = try pixels.get()
         values.withUnsafeBufferPointer { output.update(from: $0.baseAddress!, count: $0.count) }
     }
@@ -69,6 +51,6 @@ extension InferenceSession {
                 count = transform.elementsPerImage
             }
         }
-        return PreparedImage(name: input.name, pixels: pixels, fit: .init(transform))
+        return PreparedImage(name: input.name, pixels: pixels, transform: transform)
     }
 }

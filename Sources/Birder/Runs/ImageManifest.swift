@@ -97,15 +97,10 @@ public struct ImageManifest: Sendable, Equatable {
         entries.reserveCapacity(found.paths.count)
         for path in found.paths {
             guard Self.canBeListed(path) else { throw ImageManifestError.unlistablePath(path) }
-            var info = stat()
-            guard FileSystemPath.withCString(path, { stat($0, &info) }) == 0 else {
+            guard let info = FileSystemPath.status(of: path) else {
                 throw ImageManifestError.unreadable(path: path, reason: String(cString: strerror(errno)))
             }
-            #if canImport(Darwin)
-            let time = info.st_mtimespec
-            #else
-            let time = info.st_mtim
-            #endif
+            let time = info.modificationTime
             let nanoseconds = String(time.tv_nsec)
             entries.append(Entry(path: path, size: Int64(info.st_size),
                                  modified: "\(time.tv_sec).\(String(repeating: "0", count: max(0, 9 - nanoseconds.count)))\(nanoseconds)"))

@@ -94,6 +94,12 @@ public enum FileSystemPath {
         }
     }
 
+    /// `stat(2)` of the path's exact bytes, links followed; nil when it fails (`errno` says why).
+    public static func status(of path: String) -> stat? {
+        var info = stat()
+        return withCString(path) { stat($0, &info) } == 0 ? info : nil
+    }
+
     /// Whether the path holds bytes that are not UTF-8.
     public static func holdsRawBytes(_ path: String) -> Bool { path.unicodeScalars.contains(where: isEscape) }
 
@@ -120,5 +126,16 @@ public enum FileSystemPath {
             guard let argument = CommandLine.unsafeArgv[index] else { return "" }
             return string(fromBytes: UnsafeBufferPointer(start: argument, count: strlen(argument)).lazy.map { UInt8(bitPattern: $0) })
         }
+    }
+}
+
+extension stat {
+    /// The last modification time (its field is named differently on Darwin and Linux).
+    package var modificationTime: timespec {
+        #if canImport(Darwin)
+        return st_mtimespec
+        #else
+        return st_mtim
+        #endif
     }
 }
