@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "common/bf16.h"
 #include "common/tables.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -50,6 +51,30 @@ void bk_pack(const bk_kernels *kernels, const float *w, int n, int k, long ldw_r
         for (int p = 0; p < k; p++) dst[(size_t)p * width] = src[(size_t)p * (size_t)ldw_col];
     }
     if (bias) memcpy(packed + panels * width * (size_t)k, bias, (size_t)n * sizeof(float));
+}
+
+size_t bk_packed_bf16_size(const bk_kernels *kernels, int n, int k) {
+    size_t width = (size_t)kernels->panel_width, group = (size_t)kernels->bf16_k_group;
+    size_t padded = ((size_t)n + width - 1) / width * width;
+    return padded * (((size_t)k + group - 1) / group * group);
+}
+
+void bk_pack_bf16(const bk_kernels *kernels, const float *w, int n, int k, long ldw_row, long ldw_col,
+                  uint16_t *packed) {
+    size_t width = (size_t)kernels->panel_width, group = (size_t)kernels->bf16_k_group;
+    size_t depth = ((size_t)k + group - 1) / group * group;  // K padded to whole groups
+    memset(packed, 0, bk_packed_bf16_size(kernels, n, k) * sizeof(uint16_t));
+    for (int j = 0; j < n; j++) {
+        // Panel j / width; within it, K group p / group holds width columns of `group` values.
+        uint16_t *dst = packed + (size_t)j / width * width * depth + (size_t)j % width * group;
+        const float *src = w + (size_t)j * (size_t)ldw_row;
+        for (int p = 0; p < k; p++)
+            dst[(size_t)p / group * width * group + (size_t)p % group] = bk_bf16_from_float(src[(size_t)p * (size_t)ldw_col]);
+    }
+}
+
+void bk_round_bf16(float *x, long count) {
+    for (long i = 0; i < count; i++) x[i] = bk_bf16_round(x[i]);
 }
 
 size_t bk_dwconv7_scratch_size(const bk_kernels *kernels, int width, int channels) {

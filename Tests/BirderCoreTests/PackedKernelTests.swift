@@ -13,15 +13,20 @@ import BirderTestSupport
         forEachInstructionSet { checkPackedGEMM(m: m, n: n, k: k, context: $0) }
     }
 
-    func checkPackedGEMM(m: Int, n: Int, k: Int, context: ComputeContext) {
+    /// With `.bf16` the naive product takes A and W rounded to bfloat16 (`BF16Reference`): the
+    /// kernel's products of rounded values are exact, so only the summation order differs.
+    func checkPackedGEMM(m: Int, n: Int, k: Int, context: ComputeContext, precision: Precision = .fp32) {
         var rng = TestRandom(seed: UInt64(m * 1000 + n + k))
         let lda = k + 3, ldc = n + 5
         let a = rng.floats(m * lda), w = rng.floats(n * k, scale: 1 / Float(max(k, 1)).squareRoot()), b = rng.floats(n)
+        let kernels = try! KernelTable(context.instructionSet, precision: precision)
         let linear = w.withUnsafeBufferPointer { wp in
             b.withUnsafeBufferPointer { bp in
-                PackedLinear(weights: wp.baseAddress!, outputs: n, inputs: k, bias: bp.baseAddress!, kernels: context.kernels)
+                PackedLinear(weights: wp.baseAddress!, outputs: n, inputs: k, bias: bp.baseAddress!, kernels: kernels)
             }
         }
+        #expect(linear.precision == precision)
+        let operand: (Float) -> Double = precision == .bf16 ? { BF16Reference.rounded($0) } : { Double($0) }
         let start = rng.floats(m * ldc)
         for (activation, accumulate) in [(PackedActivation.none, false), (.gelu, false), (.none, true)] {
             // Accumulating adds onto what C holds; otherwise C's old values must not matter.
@@ -37,14 +42,14 @@ import BirderTestSupport
             for i in 0..<m {
                 for j in 0..<n {
                     var s = Double(b[j]) + (accumulate ? Double(start[i * ldc + j]) : 0)
-                    for p in 0..<k { s += Double(a[i * lda + p]) * Double(w[j * k + p]) }
+                    for p in 0..<k { s += operand(a[i * lda + p]) * operand(w[j * k + p]) }
                     if activation == .gelu { s = Self.gelu(s) }
                     worst = max(worst, abs(s - Double(c[i * ldc + j])))
                 }
                 // Columns past n (the row padding) are never written.
                 for j in n..<ldc { #expect(c[i * ldc + j].isNaN) }
             }
-            #expect(worst < 2e-5, "m \(m) n \(n) k \(k) \(activation) accumulate \(accumulate) (\(context.instructionSet) kernels): max |Δ| \(worst)")
+            #expect(worst < 2e-5, "m \(m) n \(n) k \(k) \(activation) accumulate \(accumulate) (\(context.instructionSet) kernels, \(precision)): max |Δ| \(worst)")
         }
     }
 
@@ -105,16 +110,20 @@ import BirderTestSupport
         forEachInstructionSet { checkDepthwise(batch: batch, height: height, width: width, channels: channels, context: $0) }
     }
 
-    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int, context: ComputeContext) {
+    /// With `.bf16` the naive convolution takes the input and the weights rounded to bfloat16.
+    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int, context: ComputeContext,
+                        precision: Precision = .fp32) {
         var rng = TestRandom(seed: UInt64(height * 100 + width + channels))
         let stride = channels + 11
         let x = rng.floats(batch * height * width * stride, scale: 2)
         let weight = rng.floats(channels * 49), bias = rng.floats(channels)
         let lnWeight = rng.floats(channels).map { 1 + 0.2 * $0 }, lnBias = rng.floats(channels, scale: 0.1)
         let conv = DepthwiseConv7(weight: Tensor(shape: [channels, 1, 7, 7], values: weight),
-                                  bias: Tensor(shape: [channels], values: bias), kernels: context.kernels)
-        let reference = Self.naiveDepthwise(x, batch: batch, height: height, width: width, stride: stride,
-                                            channels: channels, weight: weight, bias: bias,
+                                  bias: Tensor(shape: [channels], values: bias),
+                                  kernels: try! KernelTable(context.instructionSet, precision: precision))
+        let operand: (Float) -> Float = precision == .bf16 ? { Float(BF16Reference.rounded($0)) } : { $0 }
+        let reference = Self.naiveDepthwise(x.map(operand), batch: batch, height: height, width: width, stride: stride,
+                                            channels: channels, weight: weight.map(operand), bias: bias,
                                             lnWeight: lnWeight, lnBias: lnBias)
         let outStride = conv.tapStride + 8
         let lines = batch * height
@@ -143,7 +152,7 @@ import BirderTestSupport
                     worst = max(worst, abs(Double(out[p * outStride + c]) - reference[p * channels + c]))
                 }
             }
-            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (\(context.instructionSet) kernels): max |Δ| \(worst)")
+            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (\(context.instructionSet) kernels, \(precision)): max |Δ| \(worst)")
         }
     }
 

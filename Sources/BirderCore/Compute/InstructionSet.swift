@@ -20,6 +20,12 @@ public enum InstructionSet: String, CaseIterable, Sendable, CustomStringConverti
         InstructionSet(rawValue: String(cString: bk_kernels_best().pointee.name)) ?? .portable
     }
 
+    /// Whether the set's bf16 kernels use the CPU's bf16 instructions (else they emulate them).
+    public var runsBF16Natively: Bool {
+        guard let table = bk_kernels_named(rawValue) else { return false }
+        return table.pointee.bf16_native != 0
+    }
+
     /// The environment variable that overrides `best` for a default context.
     public static let environmentKey = "BIRDER_ISA"
 
@@ -42,13 +48,17 @@ public enum InstructionSet: String, CaseIterable, Sendable, CustomStringConverti
     public var description: String { rawValue }
 }
 
-/// The function table of one instruction set (static C data, never freed or changed).
+/// The function table of one instruction set (static C data, never freed or changed), and the
+/// precision weights are packed in when a layer is built with it (a compute context's own table
+/// is fp32; the GEMM follows each layer's packed weights).
 package struct KernelTable: @unchecked Sendable, Equatable {
     package let table: UnsafePointer<bk_kernels>
+    package let precision: Precision
 
-    package init(_ set: InstructionSet) throws(ComputeError) {
+    package init(_ set: InstructionSet, precision: Precision = .fp32) throws(ComputeError) {
         guard let table = bk_kernels_named(set.rawValue) else { throw .unsupportedInstructionSet(set) }
         self.table = table
+        self.precision = precision
     }
 
     package var kernels: bk_kernels { table.pointee }
@@ -58,7 +68,7 @@ package struct KernelTable: @unchecked Sendable, Equatable {
     package var vectorFloats: Int { Int(table.pointee.vector_floats) }
     package var name: String { String(cString: table.pointee.name) }
 
-    package static func == (a: KernelTable, b: KernelTable) -> Bool { a.table == b.table }
+    package static func == (a: KernelTable, b: KernelTable) -> Bool { a.table == b.table && a.precision == b.precision }
 }
 
 public enum ComputeError: Error, CustomStringConvertible, Equatable {

@@ -10,7 +10,8 @@ package enum PackedActivation: Sendable {
 /// A linear map y = W·x + b (a 1×1 convolution, a patch convolution or a Linear layer) whose
 /// weights are packed once, at load time, into the panels the kernel set's register tiles stream.
 /// Packing at load time means a forward pass never re-packs weights (a BLAS call packs B on every
-/// call), and the bias rides along for the fused epilogue. Immutable and shareable between threads.
+/// call), and the bias rides along for the fused epilogue. The weights are Float32 or bfloat16, as
+/// the packing kernels' precision says. Immutable and shareable between threads.
 package struct PackedLinear: Sendable {
     /// Output features (columns of the product).
     package let outputs: Int
@@ -18,22 +19,54 @@ package struct PackedLinear: Sendable {
     package let inputs: Int
     /// The panel width the weights are laid out for (the packing kernel set's).
     package let panelWidth: Int
-    let storage: TensorStorage
+    let weights: PackedWeights
+
+    /// How the panels are stored.
+    enum PackedWeights: Sendable {
+        /// Float32 panels followed by the bias padded to whole panels (`bk_pack`).
+        case fp32(TensorStorage)
+        /// bfloat16 panels (`bk_pack_bf16`) and the Float32 bias padded to whole panels.
+        case bf16(BF16Storage, bias: TensorStorage)
+    }
+
+    package var precision: Precision {
+        if case .bf16 = weights { return .bf16 }
+        return .fp32
+    }
 
     /// Output panels; `packedGEMM` can compute any sub-range of them.
     package var panelCount: Int { (outputs + panelWidth - 1) / panelWidth }
 
+    /// Bytes the packed weights and bias take.
+    package var byteCount: Int {
+        switch weights {
+        case let .fp32(storage): return storage.count * MemoryLayout<Float>.stride
+        case let .bf16(panels, bias): return panels.count * MemoryLayout<UInt16>.stride + bias.count * MemoryLayout<Float>.stride
+        }
+    }
+
     /// Packs `outputs`×`inputs` weights, w[j, p] at weights[j·rowStride + p·columnStride]
-    /// (PyTorch's out×in layout: rowStride = inputs, columnStride = 1), and an optional bias.
+    /// (PyTorch's out×in layout: rowStride = inputs, columnStride = 1), and an optional bias, in
+    /// the precision of `kernels`.
     package init(weights: UnsafePointer<Float>, outputs: Int, inputs: Int, rowStride: Int? = nil, columnStride: Int = 1,
                  bias: UnsafePointer<Float>?, kernels: KernelTable) {
         precondition(outputs > 0 && inputs >= 0, "PackedLinear: \(outputs)×\(inputs)")
         self.outputs = outputs
         self.inputs = inputs
         panelWidth = kernels.panelWidth
-        storage = TensorStorage(count: bk_packed_size(kernels.table, Int32(outputs), Int32(inputs)))
-        bk_pack(kernels.table, weights, Int32(outputs), Int32(inputs), rowStride ?? inputs, columnStride, bias,
-                storage.baseAddress)
+        let table = kernels.table, n = Int32(outputs), k = Int32(inputs)
+        switch kernels.precision {
+        case .fp32:
+            let storage = TensorStorage(count: bk_packed_size(table, n, k))
+            bk_pack(table, weights, n, k, rowStride ?? inputs, columnStride, bias, storage.baseAddress)
+            self.weights = .fp32(storage)
+        case .bf16:
+            let panels = BF16Storage(count: bk_packed_bf16_size(table, n, k))
+            bk_pack_bf16(table, weights, n, k, rowStride ?? inputs, columnStride, panels.baseAddress)
+            let padded = TensorStorage(count: (outputs + panelWidth - 1) / panelWidth * panelWidth)
+            if let bias { padded.baseAddress.update(from: bias, count: outputs) }
+            self.weights = .bf16(panels, bias: padded)
+        }
     }
 
     /// Packs a weight tensor whose first axis is the output (O×I, or O×I×1×1 for a 1×1 conv, or
@@ -48,6 +81,22 @@ package struct PackedLinear: Sendable {
     }
 }
 
+/// bfloat16 values (64-byte aligned, zero-filled), as packed weights hold them.
+final class BF16Storage: @unchecked Sendable {
+    let baseAddress: UnsafeMutablePointer<UInt16>
+    let count: Int
+
+    init(count: Int) {
+        let bytes = max(count, 1) * MemoryLayout<UInt16>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: TensorStorage.alignment)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        baseAddress = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
+        self.count = count
+    }
+
+    deinit { UnsafeMutableRawPointer(baseAddress).deallocate() }
+}
+
 extension KernelTable {
     /// c[i·ldc + j] = activation(Σₚ a[i·lda + p]·W[j, p] + b[j]) (+ c[i·ldc + j] when
     /// `accumulate`) for i < m and the columns of `panels` (all by default). Single-threaded:
@@ -59,9 +108,14 @@ extension KernelTable {
         guard m > 0, !range.isEmpty else { return }
         precondition(linear.panelWidth == panelWidth, "packedGEMM: weights packed for panels of \(linear.panelWidth), kernels use \(panelWidth)")
         precondition(lda >= linear.inputs && ldc >= 1, "packedGEMM: lda \(lda) < K \(linear.inputs)")
-        let flags = (activation == .gelu ? BK_ACT_GELU : BK_ACT_NONE) | (accumulate ? BK_GEMM_ACCUMULATE : 0)
-        kernels.gemm(Int32(m), Int32(linear.outputs), Int32(linear.inputs), a, lda, linear.storage.baseAddress,
-                     Int32(flags), c, ldc, Int32(range.lowerBound), Int32(range.upperBound))
+        let flags = Int32((activation == .gelu ? BK_ACT_GELU : BK_ACT_NONE) | (accumulate ? BK_GEMM_ACCUMULATE : 0))
+        let n = Int32(linear.outputs), k = Int32(linear.inputs), first = Int32(range.lowerBound), end = Int32(range.upperBound)
+        switch linear.weights {
+        case let .fp32(packed):
+            kernels.gemm(Int32(m), n, k, a, lda, packed.baseAddress, flags, c, ldc, first, end)
+        case let .bf16(packed, bias):
+            kernels.gemm_bf16(Int32(m), n, k, a, lda, packed.baseAddress, bias.baseAddress, flags, c, ldc, first, end)
+        }
     }
 
     /// LayerNorm over `columns` values of each of `rows` rows on the calling thread. `output` may

@@ -1,6 +1,7 @@
 // The kernels' bodies, compiled once per instruction set: the including file defines BK_SUFFIX
 // (e.g. avx2) and the target attributes. Vectors are clang/GCC vector extensions of 8 floats;
 // `a * b + c` contracts to FMA where the target has it (never to fmaf calls where it does not).
+#include <stdint.h>
 #include <string.h>
 
 #include "CBirderKernels.h"
@@ -14,13 +15,29 @@
 #define BK_FN(name) BK_CAT(name, BK_SUFFIX)
 
 typedef float v8 __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
 #include "gelu_approx.h"
+#include "bf16.h"
 
 static inline __attribute__((always_inline)) v8 ld8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline __attribute__((always_inline)) void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 static inline __attribute__((always_inline)) v8 splat8(float x) { return (v8){x, x, x, x, x, x, x, x}; }
 static inline __attribute__((always_inline)) float hsum8(v8 v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+// bk_bf16_round on 8 floats at once (integer lanes: add the rounding bias, clear the low half).
+static inline __attribute__((always_inline)) v8 round8_bf16(v8 x) {
+    v8u u = (v8u)x;
+    v8u nan = (u & 0x7fffffffu) > 0x7f800000u;
+    v8u rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    return (v8)((nan & ((u | 0x00400000u) & 0xffff0000u)) | (~nan & rounded));
+}
+// 8 bfloat16 values widened to Float32 (exact: a bfloat16 is a Float32's top half).
+static inline __attribute__((always_inline)) v8 ld8_bf16(const uint16_t *p) {
+    u16x8 h;
+    memcpy(&h, p, sizeof h);
+    return (v8)(__builtin_convertvector(h, v8u) << 16);
 }
 
 
@@ -54,11 +71,26 @@ static inline __attribute__((always_inline)) void tile_stage_out(const float *tm
         for (int j = 0; j < cols; j++) c[(size_t)r * (size_t)ldc + j] = tmp[width * r + j];
 }
 
+// Weights of one K step of a 16-column panel as two 8-float vectors: Float32 panels, or
+// bfloat16 panels widened on the way in (the products are then exact in Float32).
+static inline __attribute__((always_inline)) void panel_row(const void *panel, int p, int bf16, v8 *w0, v8 *w1) {
+    if (bf16) {
+        const uint16_t *b = (const uint16_t *)panel + (size_t)p * 16;
+        *w0 = ld8_bf16(b);
+        *w1 = ld8_bf16(b + 8);
+    } else {
+        const float *b = (const float *)panel + (size_t)p * 16;
+        *w0 = ld8(b);
+        *w1 = ld8(b + 8);
+    }
+}
+
 // `first`: start from zero, else continue the partial sums already in c. `last`: apply the
 // epilogue. (K is split into blocks so a block of A stays in L2 and a weight panel in L1.)
-static void tile_6x16(int k, const float *a, long lda, int rows, const float *panel,
-                      const float *bias, int act, float *c, long ldc, int cols, int first,
-                      int last) {
+// `bf16` (a constant at each call) says how the panel is stored.
+static inline __attribute__((always_inline)) void tile_6x16_any(
+    int k, const float *a, long lda, int rows, const void *panel, int bf16, const float *bias, int act,
+    float *c, long ldc, int cols, int first, int last) {
     // Rows past `rows` re-read row 0 (valid memory); their results are never stored.
     const float *a0 = a;
     const float *a1 = rows > 1 ? a + lda : a;
@@ -85,9 +117,9 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
         c40 = ld8(src + 4 * lds); c41 = ld8(src + 4 * lds + 8);
         c50 = ld8(src + 5 * lds); c51 = ld8(src + 5 * lds + 8);
     }
-    const float *b = panel;
-    for (int p = 0; p < k; p++, b += 16) {
-        v8 b0 = ld8(b), b1 = ld8(b + 8), x;
+    for (int p = 0; p < k; p++) {
+        v8 b0, b1, x;
+        panel_row(panel, p, bf16, &b0, &b1);
         x = splat8(a0[p]); c00 = x * b0 + c00; c01 = x * b1 + c01;
         x = splat8(a1[p]); c10 = x * b0 + c10; c11 = x * b1 + c11;
         x = splat8(a2[p]); c20 = x * b0 + c20; c21 = x * b1 + c21;
@@ -127,6 +159,16 @@ static void tile_6x16(int k, const float *a, long lda, int rows, const float *pa
         }
         tile_stage_out(tmp, 16, rows, cols, c, ldc);
     }
+}
+
+static void tile_6x16(int k, const float *a, long lda, int rows, const float *panel, const float *bias, int act,
+                      float *c, long ldc, int cols, int first, int last) {
+    tile_6x16_any(k, a, lda, rows, panel, 0, bias, act, c, ldc, cols, first, last);
+}
+
+static void tile_6x16_bf16(int k, const float *a, long lda, int rows, const uint16_t *panel, const float *bias,
+                           int act, float *c, long ldc, int cols, int first, int last) {
+    tile_6x16_any(k, a, lda, rows, panel, 1, bias, act, c, ldc, cols, first, last);
 }
 
 // A panel's last 8 (or fewer) columns — growth 104 or a 216-channel transition ends on half a
@@ -199,6 +241,49 @@ static void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const 
             }
             p0 = p1;
         }
+    }
+}
+
+// The bf16 GEMM, emulated: weights stored as bfloat16 (half the memory and bandwidth), A rounded
+// to bfloat16, products exact and sums in Float32 (FMA). A is rounded once per block of
+// BK_BF16_ROWS rows × one K block into a stack buffer, and every panel of the call then runs over
+// that buffer, so each element of A is rounded once per K block rather than once per panel.
+#define BK_BF16_ROWS 12
+#define BK_BF16_KC_MAX (BK_KC + BK_KC / 2)
+
+static void BK_FN(bk_gemm_bf16)(int m, int n, int k, const float *a, long lda, const uint16_t *packed,
+                                const float *bias, int flags, float *c, long ldc, int panel_begin, int panel_end) {
+    int panels = (n + 15) / 16;
+    int act = flags & BK_ACT_GELU, accumulate = (flags & BK_GEMM_ACCUMULATE) != 0;
+    if (panel_end > panels) panel_end = panels;
+    if (panel_begin >= panel_end) return;
+    float rounded[BK_BF16_ROWS * BK_BF16_KC_MAX];
+    int blocks = k <= BK_BF16_KC_MAX ? 1 : (k + BK_KC - 1) / BK_KC;
+    int p0 = 0;
+    for (int blk = 0; blk < blocks; blk++) {
+        int p1 = (int)((long)k * (blk + 1) / blocks);
+        int kc = p1 - p0;
+        int first = blk == 0 && !accumulate, last = p1 == k;
+        for (int i = 0; i < m; i += BK_BF16_ROWS) {
+            int rows = m - i < BK_BF16_ROWS ? m - i : BK_BF16_ROWS;
+            for (int r = 0; r < rows; r++) {
+                const float *src = a + (size_t)(i + r) * (size_t)lda + p0;
+                float *dst = rounded + (size_t)r * (size_t)kc;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) st8(dst + p, round8_bf16(ld8(src + p)));
+                for (; p < kc; p++) dst[p] = bk_bf16_round(src[p]);
+            }
+            for (int j = panel_begin; j < panel_end; j++) {
+                int cols = n - 16 * j < 16 ? n - 16 * j : 16;
+                const uint16_t *panel = packed + (size_t)j * 16 * (size_t)k + (size_t)p0 * 16;
+                for (int t = 0; t < rows; t += 6) {
+                    int tile_rows = rows - t < 6 ? rows - t : 6;
+                    tile_6x16_bf16(kc, rounded + (size_t)t * (size_t)kc, kc, tile_rows, panel, bias + 16 * j, act,
+                                   c + (size_t)(i + t) * (size_t)ldc + 16 * j, ldc, cols, first, last);
+                }
+            }
+        }
+        p0 = p1;
     }
 }
 
@@ -309,23 +394,35 @@ static void dw_line8(const float *const *rows, int ky0, int ky1, int width, int 
     dw_line_xt(8, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo, sums);
 }
 
-// Copies image row `src` (width pixels `ld` apart) into a padded ring row.
-static void dw_load_row(const float *src, int width, long ld, int channels, float *dst) {
+// Copies image row `src` (width pixels `ld` apart) into a padded ring row, rounded to bfloat16
+// when `round_bf16` (the bf16 precision's convolution input).
+static inline __attribute__((always_inline)) void dw_load_row_any(const float *src, int width, long ld, int channels,
+                                                                   float *dst, int round_bf16) {
     const size_t group_stride = (size_t)(width + 6) * 8;
     int full = channels / 8, rest = channels % 8;
     for (int x = 0; x < width; x++) {
         const float *p = src + (size_t)x * (size_t)ld;
         float *q = dst + (size_t)(x + 3) * 8;
-        for (int g = 0; g < full; g++) st8(q + (size_t)g * group_stride, ld8(p + 8 * g));
-        for (int j = 0; j < rest; j++) q[(size_t)full * group_stride + j] = p[8 * full + j];
+        for (int g = 0; g < full; g++) {
+            v8 v = ld8(p + 8 * g);
+            st8(q + (size_t)g * group_stride, round_bf16 ? round8_bf16(v) : v);
+        }
+        for (int j = 0; j < rest; j++)
+            q[(size_t)full * group_stride + j] = round_bf16 ? bk_bf16_round(p[8 * full + j]) : p[8 * full + j];
     }
+}
+static void dw_load_row(const float *src, int width, long ld, int channels, float *dst, int round_bf16) {
+    if (round_bf16)
+        dw_load_row_any(src, width, ld, channels, dst, 1);
+    else
+        dw_load_row_any(src, width, ld, channels, dst, 0);
 }
 
 static void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
                                  int line_begin, int line_end, const float *weight, long ldw,
                                  const float *conv_bias, const float *ln_weight,
                                  const float *ln_bias, float eps, float *out, long ldo,
-                                 float *scratch, bk_ring_state *ring) {
+                                 float *scratch, bk_ring_state *ring, int flags) {
     int groups = (channels + 7) / 8;
     const size_t group_stride = (size_t)(width + 6) * 8;
     const size_t row_floats = (size_t)groups * group_stride;
@@ -361,7 +458,7 @@ static void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int widt
         int from = have && ring->end > first ? ring->end : first;
         for (int iy = from; iy < last; iy++)
             dw_load_row(img + (size_t)iy * (size_t)width * (size_t)ld, width, ld, channels,
-                        scratch + (size_t)(iy % 7) * row_floats);
+                        scratch + (size_t)(iy % 7) * row_floats, (flags & BK_ROUND_INPUT_BF16) != 0);
         if (!have) {
             ring->begin = first;
             ring->end = last;

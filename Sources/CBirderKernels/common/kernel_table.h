@@ -9,7 +9,10 @@
         .name = set_name,                                                                            \
         .vector_floats = 8,                                                                          \
         .panel_width = 16,                                                                           \
+        .bf16_native = 0,                                                                            \
+        .bf16_k_group = 1,                                                                           \
         .gemm = BK_FN(bk_gemm),                                                                      \
+        .gemm_bf16 = BK_FN(bk_gemm_bf16),                                                            \
         .layernorm_rows = BK_FN(bk_layernorm_rows),                                                  \
         .dwconv7_layernorm = BK_FN(bk_dwconv7_layernorm),                                            \
         .scale_columns = BK_FN(bk_scale_columns),                                                    \

@@ -7,10 +7,16 @@
 // Sets (arch/<set>/): portable (the target's baseline; the compiler vectorises it for SSE2 or
 // NEON) and x86_avx2 (AVX2 + FMA). An AVX-512, AVX-512-BF16 or NEON set is one more folder that
 // fills the same table and one more line in select.c; its packing width goes in `panel_width`.
+//
+// Two precisions: fp32 (`gemm` over Float32 panels) and bf16 (`gemm_bf16` over bfloat16 panels,
+// `bk_pack_bf16`; A rounded to bfloat16, products summed in Float32). Both sets here emulate the
+// bf16 products with Float32 FMAs (`bf16_native` 0); a set with AVX-512-BF16 would run them with
+// `vdpbf16ps`, with its own panel layout (`bf16_k_group` 2: pairs of K interleaved).
 #ifndef CBIRDERKERNELS_H
 #define CBIRDERKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,6 +24,8 @@ extern "C" {
 
 /// GEMM flags: the activation in the low bit, accumulation onto C in the next one.
 enum { BK_ACT_NONE = 0, BK_ACT_GELU = 1, BK_GEMM_ACCUMULATE = 2 };
+/// Depthwise-conv flags: round the input to bfloat16 (the bf16 precision's convolution input).
+enum { BK_ROUND_INPUT_BF16 = 1 };
 /// Transformer GELU kinds.
 enum { TK_GELU_EXACT = 0, TK_GELU_QUICK = 1 };
 
@@ -39,12 +47,23 @@ typedef struct bk_kernels {
     int vector_floats;
     /// Output columns per packed weight panel.
     int panel_width;
+    /// 1 when `gemm_bf16` multiplies with bf16 instructions of the CPU, 0 when it emulates them.
+    int bf16_native;
+    /// Consecutive K values stored together per column in bf16 panels (1: panels are K rows of
+    /// `panel_width` values, as the Float32 ones).
+    int bf16_k_group;
 
     /// c[i·ldc + j] = act(Σ_p a[i·lda + p] · w[j, p] + bias[j]) (+ c[i·ldc + j] with
     /// BK_GEMM_ACCUMULATE) for i < m and the columns of panels [panel_begin, panel_end). GELU is
     /// the exact (erf) form.
     void (*gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int flags, float *c,
                  long ldc, int panel_begin, int panel_end);
+
+    /// `gemm` for weights packed by `bk_pack_bf16`: A is rounded to bfloat16 (round to nearest
+    /// even), each product of two bfloat16 values is summed in Float32; `bias` (fp32, whole
+    /// panels of it, zero-padded) and the epilogue as in `gemm`.
+    void (*gemm_bf16)(int m, int n, int k, const float *a, long lda, const uint16_t *packed, const float *bias,
+                      int flags, float *c, long ldc, int panel_begin, int panel_end);
 
     /// LayerNorm over `cols` values of each of `rows` rows (Float32 statistics, two-pass
     /// variance). `y` may alias `x` when the strides match.
@@ -58,11 +77,13 @@ typedef struct bk_kernels {
     /// round_up(channels, vector_floats) floats, both zero past `channels`. Output pixel x of line
     /// line_begin + l goes to out[(l·width + x)·ldo], ldo ≥ the padded channel count (padding
     /// lanes are written too). `scratch` holds `bk_dwconv7_scratch_size` floats; it and `ring`
-    /// belong to one worker and persist across that worker's calls for one layer.
+    /// belong to one worker and persist across that worker's calls for one layer. With
+    /// BK_ROUND_INPUT_BF16 in `flags` the input is rounded to bfloat16 as it is read (the caller
+    /// rounds the weights once).
     void (*dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
                               int line_begin, int line_end, const float *weight, long ldw,
                               const float *conv_bias, const float *ln_weight, const float *ln_bias,
-                              float eps, float *out, long ldo, float *scratch, bk_ring_state *ring);
+                              float eps, float *out, long ldo, float *scratch, bk_ring_state *ring, int flags);
 
     /// x[r·ldx + j] *= scale[j] for r < rows, j < cols.
     void (*scale_columns)(float *x, long ldx, int rows, int cols, const float *scale);
@@ -103,6 +124,18 @@ size_t bk_packed_size(const bk_kernels *kernels, int n, int k);
 /// Padding columns are zero.
 void bk_pack(const bk_kernels *kernels, const float *w, int n, int k, long ldw_row, long ldw_col,
              const float *bias, float *packed);
+
+/// bfloat16 values `bk_pack_bf16` writes for `n` outputs and `k` inputs under `kernels` (the
+/// bias is kept apart, in Float32, zero-padded to whole panels).
+size_t bk_packed_bf16_size(const bk_kernels *kernels, int n, int k);
+
+/// Packs `w` (as `bk_pack` reads it) rounded to bfloat16 into `kernels`' bf16 panel layout;
+/// padding columns (and K padding of a K group) are zero.
+void bk_pack_bf16(const bk_kernels *kernels, const float *w, int n, int k, long ldw_row, long ldw_col,
+                  uint16_t *packed);
+
+/// Rounds `count` floats in place to the nearest bfloat16 (ties to even), kept as Float32.
+void bk_round_bf16(float *x, long count);
 
 /// Floats of scratch `dwconv7_layernorm` needs for an image `width` pixels wide.
 size_t bk_dwconv7_scratch_size(const bk_kernels *kernels, int width, int channels);
