@@ -116,6 +116,7 @@ public struct EmbeddingCache: Sendable {
         }
         if preprocessing.imageLoader != .pil { key += "|img_loader=\(preprocessing.imageLoader.rawValue)" }
         if model.inputSize != model.checkpointInputSize { key += "|size=\(model.inputSize.height)x\(model.inputSize.width)" }
+        if model.precision != .fp32 { key += "|precision=\(model.precision)" }
         for image in images { key += "|\(image)|\(Self.stamp(image))" }
         return directory.appendingPathComponent("embeddings-\(String(SeededParameters.fnv1a64(key), radix: 16)).npy")
     }

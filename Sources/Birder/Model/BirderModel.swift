@@ -31,6 +31,9 @@ public struct BirderModel: Sendable {
     public var featureStages: [String] { loaded.encoder.stageNames }
     /// The kernel set whose layout the weights are packed for.
     public let instructionSet: InstructionSet
+    /// The precision of the network's products (`.bf16`: bfloat16 weights and GEMM inputs, Float32
+    /// sums). Heads always run in Float32.
+    public let precision: Precision
     /// Heads attached with `load(heads:)` or `attachingHead`, in that order.
     public let heads: [ClassifierHead]
     /// Birder's preprocessing options (`--center-crop`, `--simple-crop`); the defaults are the
@@ -51,17 +54,20 @@ public struct BirderModel: Sendable {
     /// - network: Birder's network name, when the checkpoint's weights alone cannot tell it.
     /// - instructionSet: the kernels the weights are packed for (default: `BIRDER_ISA`, else the
     ///   best this CPU runs); a session runs the model with kernels of the same layout.
+    /// - precision: `.bf16` packs the weights as bfloat16 (about half the memory) and rounds the
+    ///   inputs of every product to bfloat16 (see `Precision`); emulated where the kernel set has no
+    ///   bf16 instructions (`instructionSet.runsBF16Natively`).
     /// - allowForeignHeads: attach heads that record another encoder (see `attachingHead`).
     public static func load(_ nameOrPath: String, heads: [String] = [], store: ModelStore = ModelStore(),
-                            network: String? = nil, instructionSet: InstructionSet? = nil,
+                            network: String? = nil, instructionSet: InstructionSet? = nil, precision: Precision = .fp32,
                             allowForeignHeads: Bool = false) throws -> BirderModel {
         try load(nameOrPath, heads: heads, store: store, network: network, instructionSet: instructionSet,
-                 registry: .builtIn, allowForeignHeads: allowForeignHeads)
+                 precision: precision, registry: .builtIn, allowForeignHeads: allowForeignHeads)
     }
 
     /// `load` with another set of network families (tests, applications with their own network).
     package static func load(_ nameOrPath: String, heads: [String] = [], store: ModelStore = ModelStore(),
-                             network: String? = nil, instructionSet: InstructionSet? = nil,
+                             network: String? = nil, instructionSet: InstructionSet? = nil, precision: Precision = .fp32,
                              registry: NetworkRegistry, allowForeignHeads: Bool = false) throws -> BirderModel {
         let file = try store.checkpoint(for: nameOrPath, heads: heads)
         if let network, !registry.names.contains(network) {
@@ -69,12 +75,12 @@ public struct BirderModel: Sendable {
         }
         let set = try instructionSet ?? InstructionSet.preferred()
         let loaded = try LoadedNetwork.load(path: file.path, network: network, registry: registry,
-                                            kernels: try KernelTable(set))
+                                            kernels: try KernelTable(set, precision: precision))
         let stem = file.deletingPathExtension().lastPathComponent
         let name = try store.model(named: nameOrPath) != nil && !ModelStore.isPath(nameOrPath) ? nameOrPath : stem
         var model = BirderModel(name: name, network: loaded.network, checkpoint: file,
                                 inputSize: ImageSize(height: loaded.inputSize[0], width: loaded.inputSize[1]),
-                                instructionSet: set, heads: [], loaded: loaded)
+                                instructionSet: set, precision: precision, heads: [], loaded: loaded)
         for head in heads { model = try model.attachingHead(head, store: store, allowForeignEncoder: allowForeignHeads) }
         return model
     }
@@ -97,7 +103,7 @@ public struct BirderModel: Sendable {
         }
         let headName = ModelStore.isPath(levelOrPath) ? file.lastPathComponent : levelOrPath
         return BirderModel(name: name, network: network, checkpoint: checkpoint, inputSize: inputSize,
-                           instructionSet: instructionSet,
+                           instructionSet: instructionSet, precision: precision,
                            heads: heads + [ClassifierHead(name: headName, file: file, classifier: classifier)],
                            preprocessing: preprocessing, loaded: loaded)
     }

@@ -75,14 +75,15 @@ extension InferenceSession {
             progress: progress, shouldStop: shouldStop)
     }
 
-    /// The preprocessing options in a run's identity: they change every row (nothing when default,
-    /// so journals of runs without them read the same).
+    /// The preprocessing options and the precision in a run's identity: they change every row
+    /// (nothing when default, so journals of runs without them read the same).
     private var preprocessingSettings: String {
         let preprocessing = model.preprocessing
         var settings = preprocessing.centerCrop == 1.0 && !preprocessing.simpleCrop ? ""
             : " center-crop=\(preprocessing.centerCrop) simple-crop=\(preprocessing.simpleCrop)"
         if preprocessing.imageLoader != .pil { settings += " img-loader=\(preprocessing.imageLoader.rawValue)" }
         if model.inputSize != model.checkpointInputSize { settings += " size=\(model.inputSize.height)x\(model.inputSize.width)" }
+        if model.precision != .fp32 { settings += " precision=\(model.precision)" }
         return settings
     }
 

@@ -40,6 +40,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Kernel set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: $BIRDER_ISA, else the best this CPU runs).")
     var isa: String?
 
+    @Option(name: .long, help: ArgumentHelp(Precision.help, valueName: "fp32|bf16"))
+    var precision: Precision = .fp32
+
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
@@ -69,9 +72,10 @@ struct BenchCommand: ParsableCommand {
             } catch let error as ComputeError {
                 throw CLIError.usage(error.description)
             }
+            Precision.noteEmulation(precision, instructionSet: context.instructionSet)
             let encoder = try registry.makeEncoder(
                 network: network, binder: ParameterBinder(seeded: SeededParameters(seed: 1)), numClasses: 0,
-                kernels: context.kernels)
+                kernels: try KernelTable(context.instructionSet, precision: precision))
             let input = SeededParameters(seed: 2).uniform(name: "input", shape: [batchSize, size[0], size[1], 3],
                                                           center: 0, halfWidth: 2)
             for _ in 0..<2 { _ = try encoder.embedding(input, context: context) }
@@ -87,15 +91,16 @@ struct BenchCommand: ParsableCommand {
             if json {
                 let object: [String: Any] = [
                     "network": network, "batch_size": batchSize, "iterations": iterations, "threads": context.threads,
-                    "instruction_set": context.instructionSet.rawValue,
+                    "instruction_set": context.instructionSet.rawValue, "precision": precision.rawValue,
+                    "bf16_native": context.instructionSet.runsBF16Natively,
                     "input_size": size, "images_per_second": imagesPerSecond, "median_seconds": median,
                     "min_seconds": seconds.first!, "max_seconds": seconds.last!,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(String(format: "%@ batch %d, %d threads, %@ kernels: %.2f images/s (median %.1f ms per batch, min %.1f, max %.1f)",
-                             network, batchSize, context.threads, context.instructionSet.rawValue, imagesPerSecond,
+                print(String(format: "%@ batch %d, %d threads, %@ kernels, %@: %.2f images/s (median %.1f ms per batch, min %.1f, max %.1f)",
+                             network, batchSize, context.threads, context.instructionSet.rawValue, precision.rawValue, imagesPerSecond,
                              median * 1000, seconds.first! * 1000, seconds.last! * 1000))
             }
         }

@@ -47,6 +47,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Threads all models share (\(OptionRange.threads.text); default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: ArgumentHelp(Precision.help + " Applies to every model served.", valueName: "fp32|bf16"))
+    var precision: Precision = .fp32
+
     @Option(name: .long, help: "Most images per forward pass (\(ServeRange.batchSize.text)).")
     var maxBatchSize = 8
 
@@ -96,9 +99,11 @@ struct ServeCommand: ParsableCommand {
             // A published model missing from the models directory is fetched before serving (as the
             // other commands do), unless --offline.
             let store = CommandLineStore.store(directory: modelsDir, offline: offline)
-            let network = network, extraHeads = head
+            let network = network, extraHeads = head, precision = precision
+            Precision.noteEmulation(precision)
             let loaders: [InferenceServer.ModelLoader] = specs.map { spec in
-                { try ModelOptions.load(spec.model, heads: spec.heads + extraHeads, network: network, store: store) }
+                { try ModelOptions.load(spec.model, heads: spec.heads + extraHeads, network: network, store: store,
+                                        precision: precision) }
             }
             let server = InferenceServer(configuration: configuration, models: loaders, threads: threads) { host, port in
                 Terminal.note("birder serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")

@@ -28,18 +28,24 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Attach a head even when it records another encoder than --model (a head from `birder probe train` names the network and checkpoint it was trained on).")
     var allowForeignHead = false
 
+    @Option(name: .long, help: ArgumentHelp(Precision.help, valueName: "fp32|bf16"))
+    var precision: Precision = .fp32
+
     var store: ModelStore { CommandLineStore.store(directory: modelsDir, offline: offline) }
 
     /// The model with its heads (fetched first when missing), or a usage error that says how to get
     /// what is missing.
     func load() throws -> BirderModel {
-        try Self.load(model, heads: head, network: network, store: store, allowForeignHeads: allowForeignHead)
+        Precision.noteEmulation(precision)
+        return try Self.load(model, heads: head, network: network, store: store, precision: precision,
+                             allowForeignHeads: allowForeignHead)
     }
 
     static func load(_ model: String, heads: [String] = [], network: String?, store: ModelStore,
-                     allowForeignHeads: Bool = false) throws -> BirderModel {
+                     precision: Precision = .fp32, allowForeignHeads: Bool = false) throws -> BirderModel {
         do {
-            return try BirderModel.load(model, heads: heads, store: store, network: network, allowForeignHeads: allowForeignHeads)
+            return try BirderModel.load(model, heads: heads, store: store, network: network, precision: precision,
+                                        allowForeignHeads: allowForeignHeads)
         } catch let error as ForeignHeadError {
             throw CLIError.usage("\(error.description); pass --allow-foreign-head to use it anyway")
         } catch let error as ModelStoreError {
@@ -47,5 +53,18 @@ struct ModelOptions: ParsableArguments {
         } catch let error as ComputeError {
             throw CLIError.usage(error.description)
         }
+    }
+}
+
+extension Precision: ExpressibleByArgument {
+    /// The help of every command's `--precision`.
+    static let help = "Precision of the network's products: fp32, or bf16 (bfloat16 weights and product inputs, Float32 sums: about half the model's memory, embeddings within about 1e-2 of fp32; emulated, and no faster, on CPUs without bf16 instructions)."
+
+    /// Says on stderr, once per command, that bf16 runs emulated on the kernels this process uses.
+    static func noteEmulation(_ precision: Precision, instructionSet: InstructionSet? = nil) {
+        guard precision == .bf16 else { return }
+        let set = instructionSet ?? (try? InstructionSet.preferred()) ?? .best
+        guard !set.runsBF16Natively else { return }
+        Terminal.note("note: bf16 is emulated by the \(set) kernels (no bf16 instructions on this CPU or in this build): bf16 results, at fp32 speed or below")
     }
 }
