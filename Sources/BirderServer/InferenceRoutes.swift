@@ -161,6 +161,7 @@ struct InferenceRoutes: Sendable {
         return """
         {"name": \(JSONText.string(model.name)), "platform": "birder-swift", "network": \(JSONText.string(model.network)), \
         "checkpoint": \(JSONText.string(model.checkpoint.lastPathComponent)), "embedding_size": \(model.embeddingSize), \
+        "precision": "\(model.precision)", "instruction_set": "\(model.instructionSet)", \
         "input_size": {"height": \(model.inputSize.height), "width": \(model.inputSize.width)}, \
         "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, \(input.dropFirst())}], \
         "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [-1, \(model.embeddingSize)]}\

@@ -18,6 +18,7 @@ import Testing
             #expect(metadata["name"] as? String == ServerFixtures.modelName)
             #expect(metadata["network"] as? String == "rdnet_t")
             #expect(metadata["embedding_size"] as? Int == model.embeddingSize)
+            #expect(metadata["precision"] as? String == "fp32" && metadata["instruction_set"] as? String == model.instructionSet.rawValue)
             let input = try #require(metadata["input_size"] as? [String: Int])
             #expect(input == ["height": model.inputSize.height, "width": model.inputSize.width])
             let heads = try #require(metadata["heads"] as? [[String: Any]])
