@@ -34,6 +34,22 @@ const bk_kernels *bk_kernels_best(void) {
 
 int bk_kernels_supported(const char *name) { return bk_kernels_named(name) != NULL; }
 
+unsigned bk_cpu_features(void) {
+    unsigned features = 0;
+#if defined(__x86_64__) || defined(_M_X64)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) features |= BK_CPU_AVX2;
+    if (__builtin_cpu_supports("fma")) features |= BK_CPU_FMA;
+    if (__builtin_cpu_supports("avx512f")) features |= BK_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw")) features |= BK_CPU_AVX512BW;
+    if (__builtin_cpu_supports("avx512vl")) features |= BK_CPU_AVX512VL;
+    if (__builtin_cpu_supports("avx512dq")) features |= BK_CPU_AVX512DQ;
+    if (__builtin_cpu_supports("avx512vnni")) features |= BK_CPU_AVX512_VNNI;
+    if (__builtin_cpu_supports("avx512bf16")) features |= BK_CPU_AVX512_BF16;
+#endif
+    return features;
+}
+
 size_t bk_packed_size(const bk_kernels *kernels, int n, int k) {
     size_t width = (size_t)kernels->panel_width;
     size_t padded = ((size_t)n + width - 1) / width * width;

@@ -101,6 +101,20 @@ enum BF16Reference {
         #expect(bf16.byteCount == n * k * 2 + n * 4)
     }
 
+    /// What the CPU check finds is what the kernel reports in /proc/cpuinfo.
+    @Test func cpuFeaturesAgreeWithProcCPUInfo() throws {
+        guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            print("note: no /proc/cpuinfo here: CPU features not cross-checked")
+            return
+        }
+        let flags = Set(flagsLine.split(separator: ":")[1].split(separator: " ").map(String.init))
+        let found = Set(CPUFeatures.current.description.split(separator: " ").map(String.init))
+        for name in ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16"] {
+            #expect(found.contains(name) == flags.contains(name), "\(name): cpuid says \(found.contains(name)), /proc/cpuinfo \(flags.contains(name))")
+        }
+    }
+
     @Test func nativeBF16IsSaidPerSet() {
         // Neither set of this build has bf16 instructions: both emulate.
         for set in InstructionSet.supported { #expect(!set.runsBF16Natively, "\(set)") }

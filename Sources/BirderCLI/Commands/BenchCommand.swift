@@ -92,7 +92,7 @@ struct BenchCommand: ParsableCommand {
                 let object: [String: Any] = [
                     "network": network, "batch_size": batchSize, "iterations": iterations, "threads": context.threads,
                     "instruction_set": context.instructionSet.rawValue, "precision": precision.rawValue,
-                    "bf16_native": context.instructionSet.runsBF16Natively,
+                    "bf16_native": context.instructionSet.runsBF16Natively, "cpu_features": CPUFeatures.current.description,
                     "input_size": size, "images_per_second": imagesPerSecond, "median_seconds": median,
                     "min_seconds": seconds.first!, "max_seconds": seconds.last!,
                 ]

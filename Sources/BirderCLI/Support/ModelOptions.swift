@@ -65,6 +65,8 @@ extension Precision: ExpressibleByArgument {
         guard precision == .bf16 else { return }
         let set = instructionSet ?? (try? InstructionSet.preferred()) ?? .best
         guard !set.runsBF16Natively else { return }
-        Terminal.note("note: bf16 is emulated by the \(set) kernels (no bf16 instructions on this CPU or in this build): bf16 results, at fp32 speed or below")
+        let why = CPUFeatures.current.contains(.avx512BF16)
+            ? "this build has no kernels for this CPU's AVX-512-BF16" : "this CPU has no bf16 instructions"
+        Terminal.note("note: bf16 is emulated by the \(set) kernels (\(why)): bf16 results, at fp32 speed or below")
     }
 }

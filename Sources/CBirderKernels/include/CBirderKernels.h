@@ -115,6 +115,20 @@ const bk_kernels *bk_kernels_best(void);
 /// 1 when this build has the set and the CPU runs it.
 int bk_kernels_supported(const char *name);
 
+/// Instruction-set extensions of this CPU that kernel sets use or could use (x86-64; 0 elsewhere).
+enum {
+    BK_CPU_AVX2 = 1 << 0,
+    BK_CPU_FMA = 1 << 1,
+    BK_CPU_AVX512F = 1 << 2,
+    BK_CPU_AVX512BW = 1 << 3,
+    BK_CPU_AVX512VL = 1 << 4,
+    BK_CPU_AVX512DQ = 1 << 5,
+    BK_CPU_AVX512_VNNI = 1 << 6,
+    BK_CPU_AVX512_BF16 = 1 << 7,
+};
+/// The BK_CPU_* bits this CPU has.
+unsigned bk_cpu_features(void);
+
 /// Floats `bk_pack` writes for a linear map with `n` outputs and `k` inputs under `kernels`:
 /// k·n weights in panels, plus the bias padded to whole panels.
 size_t bk_packed_size(const bk_kernels *kernels, int n, int k);
