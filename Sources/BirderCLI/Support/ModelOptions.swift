@@ -58,7 +58,7 @@ struct ModelOptions: ParsableArguments {
 
 extension Precision: ExpressibleByArgument {
     /// The help of every command's `--precision`.
-    static let help = "Precision of the network's products: fp32, or bf16 (bfloat16 weights and product inputs, Float32 sums: about half the model's memory, embeddings within about 1e-2 of fp32; emulated, and no faster, on CPUs without bf16 instructions)."
+    static let help = "Precision of the network's products: fp32, or bf16 (bfloat16 weights and product inputs, Float32 sums: about half the model's memory, embeddings within a cosine of 0.999 of fp32's; emulated, and no faster, where the kernels have no bf16 instructions)."
 
     /// Says on stderr, once per command, that bf16 runs emulated on the kernels this process uses.
     static func noteEmulation(_ precision: Precision, instructionSet: InstructionSet? = nil) {
