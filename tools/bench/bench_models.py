@@ -144,7 +144,7 @@ def table(precision: str, rows: list[tuple], args, cpu_label: str, measured_isa:
     if precision == "fp32":
         header = "| network | engine | images/s | × PyTorch | × ONNX Runtime | peak RSS (MB) |"
         align = "|---|---|---:|---:|---:|---:|"
-        ratio_names = ("× PyTorch fp32", "× ONNX Runtime")
+        ratio_names = ()
     else:
         header = "| network | engine | images/s | × PyTorch bf16 | × this engine fp32 | × PyTorch fp32 | peak RSS (MB) |"
         align = "|---|---|---:|---:|---:|---:|---:|"
@@ -156,7 +156,7 @@ def table(precision: str, rows: list[tuple], args, cpu_label: str, measured_isa:
         f"passes after 2 warm-up passes, then the median of {args.rounds} interleaved rounds; forward pass to the "
         "embedding; peak RSS of the whole process. Ratios: of the medians, and in brackets the lowest and highest "
         "ratio within one round (engines run back to back); — where the reference engine was not in this run"
-        + (" (" + ", ".join(ratio_names) + ")." if precision == "bf16" else "."),
+        + (" (" + ", ".join(ratio_names) + ")." if ratio_names else "."),
         "",
         header,
         align,
