@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "BirderCoreTests", dependencies: ["BirderCore", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderIOTests", dependencies: ["BirderIO", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderVisionTests", dependencies: ["BirderVision", "BirderTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "BirderModelsTests", dependencies: ["BirderModels", "BirderTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BirderModelsTests", dependencies: ["BirderModels", "BirderVision", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderEvalTests", dependencies: ["BirderEval", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderHubTests", dependencies: ["BirderHub", "BirderTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BirderCLITests", dependencies: ["Birder", "BirderTestSupport"], swiftSettings: strictSettings),
