@@ -110,20 +110,16 @@ import BirderTestSupport
         forEachInstructionSet { checkDepthwise(batch: batch, height: height, width: width, channels: channels, context: $0) }
     }
 
-    /// With `.bf16` the naive convolution takes the input and the weights rounded to bfloat16.
-    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int, context: ComputeContext,
-                        precision: Precision = .fp32) {
+    func checkDepthwise(batch: Int, height: Int, width: Int, channels: Int, context: ComputeContext) {
         var rng = TestRandom(seed: UInt64(height * 100 + width + channels))
         let stride = channels + 11
         let x = rng.floats(batch * height * width * stride, scale: 2)
         let weight = rng.floats(channels * 49), bias = rng.floats(channels)
         let lnWeight = rng.floats(channels).map { 1 + 0.2 * $0 }, lnBias = rng.floats(channels, scale: 0.1)
         let conv = DepthwiseConv7(weight: Tensor(shape: [channels, 1, 7, 7], values: weight),
-                                  bias: Tensor(shape: [channels], values: bias),
-                                  kernels: try! KernelTable(context.instructionSet, precision: precision))
-        let operand: (Float) -> Float = precision == .bf16 ? { Float(BF16Reference.rounded($0)) } : { $0 }
-        let reference = Self.naiveDepthwise(x.map(operand), batch: batch, height: height, width: width, stride: stride,
-                                            channels: channels, weight: weight.map(operand), bias: bias,
+                                  bias: Tensor(shape: [channels], values: bias), kernels: context.kernels)
+        let reference = Self.naiveDepthwise(x, batch: batch, height: height, width: width, stride: stride,
+                                            channels: channels, weight: weight, bias: bias,
                                             lnWeight: lnWeight, lnBias: lnBias)
         let outStride = conv.tapStride + 8
         let lines = batch * height
@@ -152,7 +148,7 @@ import BirderTestSupport
                     worst = max(worst, abs(Double(out[p * outStride + c]) - reference[p * channels + c]))
                 }
             }
-            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (\(context.instructionSet) kernels, \(precision)): max |Δ| \(worst)")
+            #expect(worst < 2e-5, "\(batch)×\(height)×\(width)×\(channels), \(pieces.count) pieces (\(context.instructionSet) kernels): max |Δ| \(worst)")
         }
     }
 

@@ -12,8 +12,6 @@ package struct DepthwiseConv7: Sendable {
     let weight: TensorStorage
     /// tapStride values, zero past `channels`.
     let bias: TensorStorage
-    /// bf16 precision: the weights are rounded to bfloat16 here and the input as it is read.
-    package let precision: Precision
 
     package init(weight: Tensor, bias: Tensor, kernels: KernelTable) {
         precondition(weight.shape.count == 4 && weight.shape[1] == 1 && weight.shape[2] == 7 && weight.shape[3] == 7,
@@ -29,8 +27,6 @@ package struct DepthwiseConv7: Sendable {
             for tap in 0..<49 { packed[tap * tapStride + ch] = w[ch * 49 + tap] }
         }
         self.bias.baseAddress.update(from: bias.storage.baseAddress, count: c)
-        precision = kernels.precision
-        if precision == .bf16 { bk_round_bf16(packed, 49 * tapStride) }
     }
 
     /// Floats of scratch `convolveLayerNorm` needs for an image `width` pixels wide.
@@ -59,7 +55,7 @@ package struct DepthwiseConv7: Sendable {
             input, Int32(height), Int32(width), pixelStride, Int32(channels),
             Int32(lines.lowerBound), Int32(lines.upperBound), weight.baseAddress, tapStride,
             bias.baseAddress, normWeight, normBias, epsilon, output, outputStride,
-            scratch.storage.baseAddress, scratch.state, precision == .bf16 ? Int32(BK_ROUND_INPUT_BF16) : 0)
+            scratch.storage.baseAddress, scratch.state)
     }
 }
 

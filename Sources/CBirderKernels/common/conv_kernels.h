@@ -394,35 +394,23 @@ static void dw_line8(const float *const *rows, int ky0, int ky1, int width, int 
     dw_line_xt(8, rows, ky0, ky1, width, groups, weight, ldw, bias, out, ldo, sums);
 }
 
-// Copies image row `src` (width pixels `ld` apart) into a padded ring row, rounded to bfloat16
-// when `round_bf16` (the bf16 precision's convolution input).
-static inline __attribute__((always_inline)) void dw_load_row_any(const float *src, int width, long ld, int channels,
-                                                                   float *dst, int round_bf16) {
+// Copies image row `src` (width pixels `ld` apart) into a padded ring row.
+static void dw_load_row(const float *src, int width, long ld, int channels, float *dst) {
     const size_t group_stride = (size_t)(width + 6) * 8;
     int full = channels / 8, rest = channels % 8;
     for (int x = 0; x < width; x++) {
         const float *p = src + (size_t)x * (size_t)ld;
         float *q = dst + (size_t)(x + 3) * 8;
-        for (int g = 0; g < full; g++) {
-            v8 v = ld8(p + 8 * g);
-            st8(q + (size_t)g * group_stride, round_bf16 ? round8_bf16(v) : v);
-        }
-        for (int j = 0; j < rest; j++)
-            q[(size_t)full * group_stride + j] = round_bf16 ? bk_bf16_round(p[8 * full + j]) : p[8 * full + j];
+        for (int g = 0; g < full; g++) st8(q + (size_t)g * group_stride, ld8(p + 8 * g));
+        for (int j = 0; j < rest; j++) q[(size_t)full * group_stride + j] = p[8 * full + j];
     }
-}
-static void dw_load_row(const float *src, int width, long ld, int channels, float *dst, int round_bf16) {
-    if (round_bf16)
-        dw_load_row_any(src, width, ld, channels, dst, 1);
-    else
-        dw_load_row_any(src, width, ld, channels, dst, 0);
 }
 
 static void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
                                  int line_begin, int line_end, const float *weight, long ldw,
                                  const float *conv_bias, const float *ln_weight,
                                  const float *ln_bias, float eps, float *out, long ldo,
-                                 float *scratch, bk_ring_state *ring, int flags) {
+                                 float *scratch, bk_ring_state *ring) {
     int groups = (channels + 7) / 8;
     const size_t group_stride = (size_t)(width + 6) * 8;
     const size_t row_floats = (size_t)groups * group_stride;
@@ -458,7 +446,7 @@ static void BK_FN(bk_dwconv7_layernorm)(const float *input, int height, int widt
         int from = have && ring->end > first ? ring->end : first;
         for (int iy = from; iy < last; iy++)
             dw_load_row(img + (size_t)iy * (size_t)width * (size_t)ld, width, ld, channels,
-                        scratch + (size_t)(iy % 7) * row_floats, (flags & BK_ROUND_INPUT_BF16) != 0);
+                        scratch + (size_t)(iy % 7) * row_floats);
         if (!have) {
             ring->begin = first;
             ring->end = last;

@@ -24,8 +24,6 @@ extern "C" {
 
 /// GEMM flags: the activation in the low bit, accumulation onto C in the next one.
 enum { BK_ACT_NONE = 0, BK_ACT_GELU = 1, BK_GEMM_ACCUMULATE = 2 };
-/// Depthwise-conv flags: round the input to bfloat16 (the bf16 precision's convolution input).
-enum { BK_ROUND_INPUT_BF16 = 1 };
 /// Transformer GELU kinds.
 enum { TK_GELU_EXACT = 0, TK_GELU_QUICK = 1 };
 
@@ -77,13 +75,12 @@ typedef struct bk_kernels {
     /// round_up(channels, vector_floats) floats, both zero past `channels`. Output pixel x of line
     /// line_begin + l goes to out[(l·width + x)·ldo], ldo ≥ the padded channel count (padding
     /// lanes are written too). `scratch` holds `bk_dwconv7_scratch_size` floats; it and `ring`
-    /// belong to one worker and persist across that worker's calls for one layer. With
-    /// BK_ROUND_INPUT_BF16 in `flags` the input is rounded to bfloat16 as it is read (the caller
-    /// rounds the weights once).
+    /// belong to one worker and persist across that worker's calls for one layer. Float32 in both
+    /// precisions (see `Precision`).
     void (*dwconv7_layernorm)(const float *input, int height, int width, long ld, int channels,
                               int line_begin, int line_end, const float *weight, long ldw,
                               const float *conv_bias, const float *ln_weight, const float *ln_bias,
-                              float eps, float *out, long ldo, float *scratch, bk_ring_state *ring, int flags);
+                              float eps, float *out, long ldo, float *scratch, bk_ring_state *ring);
 
     /// x[r·ldx + j] *= scale[j] for r < rows, j < cols.
     void (*scale_columns)(float *x, long ldx, int rows, int cols, const float *scale);
@@ -148,7 +145,8 @@ size_t bk_packed_bf16_size(const bk_kernels *kernels, int n, int k);
 void bk_pack_bf16(const bk_kernels *kernels, const float *w, int n, int k, long ldw_row, long ldw_col,
                   uint16_t *packed);
 
-/// Rounds `count` floats in place to the nearest bfloat16 (ties to even), kept as Float32.
+/// Rounds `count` floats in place to the nearest bfloat16 (ties to even), kept as Float32 (the
+/// rounding `gemm_bf16` applies to A, exposed for tests).
 void bk_round_bf16(float *x, long count);
 
 /// Floats of scratch `dwconv7_layernorm` needs for an image `width` pixels wide.
