@@ -56,7 +56,8 @@ extension ImageEncoder {
     /// Whether `context`'s kernels read weights laid out as this encoder's were packed.
     package func checkKernels(_ context: ComputeContext) throws(ComputeError) {
         let own = packedFor, theirs = context.kernels
-        guard own.panelWidth == theirs.panelWidth, own.vectorFloats == theirs.vectorFloats else {
+        guard own.panelWidth == theirs.panelWidth, own.vectorFloats == theirs.vectorFloats,
+              own.precision == .fp32 || own.kernels.bf16_k_group == theirs.kernels.bf16_k_group else {
             throw .incompatibleKernels(packedFor: own.name, context: theirs.name)
         }
     }

@@ -189,10 +189,12 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", metavar="ENGINE",
                         help=f"run only these of the precision's engines ({', '.join(FP32_ENGINES + BF16_ENGINES)})")
     parser.add_argument("--write", action="store_true", help="update this CPU model's sections of BENCHMARKS.md")
+    parser.add_argument("--birder", type=Path, default=BIRDER,
+                        help="the birder binary (default: .build/release/birder; e.g. a build with --scratch-path elsewhere)")
     args = parser.parse_args()
     engines = engines_for(args.precision, args.engines)
-    if any(e in SWIFT_ENGINES for e in engines) and not BIRDER.exists():
-        sys.exit(f"{BIRDER} not found: run `swift build -c release` first (or leave out "
+    if any(e in SWIFT_ENGINES for e in engines) and not args.birder.exists():
+        sys.exit(f"{args.birder} not found: run `swift build -c release` first (or leave out "
                  f"{', '.join(e for e in engines if e in SWIFT_ENGINES)} with --engines)")
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
@@ -207,7 +209,7 @@ def main() -> None:
             commands = {}
             for engine in engines:
                 if engine in SWIFT_ENGINES:
-                    commands[engine] = [str(BIRDER), "bench", "--network", network, "--batch-size", str(args.batch_size),
+                    commands[engine] = [str(args.birder), "bench", "--network", network, "--batch-size", str(args.batch_size),
                                         "--iterations", str(args.iterations), "--threads", str(args.threads), "--json"]
                     # Only the bf16 engine passes --precision: an fp32 run works with binaries older than the option.
                     if SWIFT_ENGINES[engine] == "bf16":

@@ -25,8 +25,9 @@ package struct PackedLinear: Sendable {
     enum PackedWeights: Sendable {
         /// Float32 panels followed by the bias padded to whole panels (`bk_pack`).
         case fp32(TensorStorage)
-        /// bfloat16 panels (`bk_pack_bf16`) and the Float32 bias padded to whole panels.
-        case bf16(BF16Storage, bias: TensorStorage)
+        /// bfloat16 panels (`bk_pack_bf16`, K in groups of `kGroup`) and the Float32 bias padded to
+        /// whole panels.
+        case bf16(BF16Storage, bias: TensorStorage, kGroup: Int)
     }
 
     package var precision: Precision {
@@ -41,7 +42,7 @@ package struct PackedLinear: Sendable {
     package var byteCount: Int {
         switch weights {
         case let .fp32(storage): return storage.count * MemoryLayout<Float>.stride
-        case let .bf16(panels, bias): return panels.count * MemoryLayout<UInt16>.stride + bias.count * MemoryLayout<Float>.stride
+        case let .bf16(panels, bias, _): return panels.count * MemoryLayout<UInt16>.stride + bias.count * MemoryLayout<Float>.stride
         }
     }
 
@@ -65,7 +66,7 @@ package struct PackedLinear: Sendable {
             bk_pack_bf16(table, weights, n, k, rowStride ?? inputs, columnStride, panels.baseAddress)
             let padded = TensorStorage(count: (outputs + panelWidth - 1) / panelWidth * panelWidth)
             if let bias { padded.baseAddress.update(from: bias, count: outputs) }
-            self.weights = .bf16(panels, bias: padded)
+            self.weights = .bf16(panels, bias: padded, kGroup: Int(table.pointee.bf16_k_group))
         }
     }
 
@@ -113,7 +114,8 @@ extension KernelTable {
         switch linear.weights {
         case let .fp32(packed):
             kernels.gemm(Int32(m), n, k, a, lda, packed.baseAddress, flags, c, ldc, first, end)
-        case let .bf16(packed, bias):
+        case let .bf16(packed, bias, kGroup):
+            precondition(kGroup == Int(kernels.bf16_k_group), "packedGEMM: bf16 weights packed in K groups of \(kGroup), kernels use \(kernels.bf16_k_group)")
             kernels.gemm_bf16(Int32(m), n, k, a, lda, packed.baseAddress, bias.baseAddress, flags, c, ldc, first, end)
         }
     }
