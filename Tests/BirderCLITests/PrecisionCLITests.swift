@@ -10,15 +10,15 @@ import BirderTestSupport
     let photos = Fixtures.path("cli/photos")
     let model = Fixtures.path("cli/models/rdnet_t_tiny-test.pt")
 
-    static func embeddings(_ path: String) throws -> [[Double]] {
+    static func embeddings(_ path: String) throws -> [[Float]] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
-            .map { $0.split(separator: ",").dropFirst().map { Double($0)! } }
+            .map { $0.split(separator: ",").dropFirst().map { Float($0)! } }
     }
 
     @Test func bf16EmbedsCloseToFp32AndSaysItIsEmulated() throws {
         let dir = try BirderProcess.temporaryDirectory()
         let inputs = ["\(photos)/a_chelsea.jpg", "\(photos)/insects/b_coffee.png", "\(photos)/insects/c_chelsea.webp"]
-        var rows: [String: [[Double]]] = [:]
+        var rows: [String: [[Float]]] = [:]
         let kernels = try InstructionSet.preferred()
         for precision in ["fp32", "bf16"] {
             let output = dir.appendingPathComponent("\(precision).csv").path
@@ -33,8 +33,7 @@ import BirderTestSupport
         let fp32 = try #require(rows["fp32"]), bf16 = try #require(rows["bf16"])
         try #require(fp32.count == 3 && bf16.count == 3)
         for (a, b) in zip(bf16, fp32) {
-            let dot = zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 }
-            let cosine = dot / (a.reduce(0.0) { $0 + $1 * $1 }.squareRoot() * b.reduce(0.0) { $0 + $1 * $1 }.squareRoot())
+            let cosine = cosineSimilarity(a, b)
             #expect(cosine >= 0.999 && a != b, "cosine \(cosine)")
         }
     }

@@ -114,11 +114,7 @@ struct BF16Fixture {
     }
 
     // Measures in Double, as the script's numpy float64.
-    static func cosine(_ a: [Float], _ b: [Float]) -> Double {
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for (x, y) in zip(a, b) { dot += Double(x) * Double(y); na += Double(x) * Double(x); nb += Double(y) * Double(y) }
-        return dot / (na.squareRoot() * nb.squareRoot())
-    }
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double { cosineSimilarity(a, b) }
     /// ‖a − reference‖ / ‖reference‖.
     static func relativeL2(_ a: [Float], reference b: [Float]) -> Double {
         var diff = 0.0, norm = 0.0

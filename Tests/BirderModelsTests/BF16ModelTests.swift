@@ -48,19 +48,13 @@ import BirderTestSupport
         try Self.expectClose(embedding, reference, rows: tiny.input_shape_nhwc[0], label: "tiny rdnet")
     }
 
-    static func cosine(_ a: [Double], _ b: [Double]) -> Double {
-        let dot: Double = zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
-        let na: Double = a.reduce(0) { $0 + $1 * $1 }, nb: Double = b.reduce(0) { $0 + $1 * $1 }
-        return dot / (na.squareRoot() * nb.squareRoot())
-    }
-
     static func expectClose(_ ours: Tensor, _ reference: [Float], rows: Int, label: String) throws {
         try #require(ours.count == reference.count)
         let width = ours.count / rows
         for row in 0..<rows {
-            let a = (0..<width).map { Double(ours[flat: row * width + $0]) }, b = (0..<width).map { Double(reference[row * width + $0]) }
-            let cosine = Self.cosine(a, b)
-            let (diff, ref) = maxAbsDifference(a.map(Float.init), b.map(Float.init))
+            let a = (0..<width).map { ours[flat: row * width + $0] }, b = Array(reference[(row * width)..<((row + 1) * width)])
+            let cosine = cosineSimilarity(a, b)
+            let (diff, ref) = maxAbsDifference(a, b)
             print("\(label) bf16 row \(row): cosine \(cosine), max|Δ| \(diff) (max|ref| \(ref))")
             #expect(cosine >= 0.999, "\(label) row \(row)")
             #expect(diff > 0, "\(label) row \(row): bf16 equals fp32 exactly: nothing was rounded")

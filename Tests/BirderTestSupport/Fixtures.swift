@@ -22,6 +22,14 @@ public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> (maxDiff: Float, max
     return (diff, ref)
 }
 
+/// a·b / (‖a‖‖b‖), summed in Double: how the bf16 tests compare embeddings.
+public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count, "cosineSimilarity: \(a.count) vs \(b.count) elements")
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) { dot += Double(x) * Double(y); na += Double(x) * Double(x); nb += Double(y) * Double(y) }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
+
 /// max |a − b| relative to max |b|: the parity measure of the model tests.
 public func relativeError(_ a: [Float], _ b: [Float]) -> Float {
     let (diff, ref) = maxAbsDifference(a, b)
