@@ -72,10 +72,13 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         thread.start()
     }
 
+    /// Stops accepting. The accept loop closes the listening socket itself once its `accept` fails:
+    /// closed here, its descriptor number could be handed to another test's server while this loop
+    /// (still in a response) had one more `accept` to make — and it would take that server's
+    /// connections (seen: a download answered 404 by a server without the route).
     public func stop() {
         stopped.signal()
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     /// Signalled by `stop()`: a hung response waits on it (at most 60 s, so nothing outlives a test run).
@@ -84,7 +87,11 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     private func acceptLoop() {
         while true {
             let client = accept(listener, nil, nil)
-            if client < 0 { return }
+            if client < 0 {
+                if errno == EINTR { continue }
+                close(listener)
+                return
+            }
             handle(client)
             close(client)
         }
