@@ -36,9 +36,11 @@ struct ModelOptions: ParsableArguments {
     /// The model with its heads (fetched first when missing), or a usage error that says how to get
     /// what is missing.
     func load() throws -> BirderModel {
-        Precision.noteEmulation(precision)
-        return try Self.load(model, heads: head, network: network, store: store, precision: precision,
-                             allowForeignHeads: allowForeignHead)
+        let loaded = try Self.load(model, heads: head, network: network, store: store, precision: precision,
+                                   allowForeignHeads: allowForeignHead)
+        // After the load, so a model that fails to load gets its one error line and nothing else.
+        Precision.noteEmulation(precision, instructionSet: loaded.instructionSet)
+        return loaded
     }
 
     static func load(_ model: String, heads: [String] = [], network: String?, store: ModelStore,
