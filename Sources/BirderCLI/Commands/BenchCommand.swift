@@ -31,7 +31,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed iterations (\(OptionRange.benchIterations.text)).")
     var iterations = 5
 
-    @Option(name: .long, help: "Input size H W (each \(OptionRange.benchSide.text)).")
+    @Option(name: .long, help: "Input size, given twice: --size H --size W (each \(OptionRange.benchSide.text)).")
     var size: [Int] = [224, 224]
 
     @Option(name: .long, help: "Threads (\(OptionRange.threads.text); default: all cores).")
