@@ -109,8 +109,8 @@ enum BF16Reference {
         let w = rng.floats(n * k)
         let fp32 = PackedLinear(weights: w, outputs: n, inputs: k, bias: nil, kernels: try KernelTable(.portable))
         let bf16 = PackedLinear(weights: w, outputs: n, inputs: k, bias: nil, kernels: try KernelTable(.portable, precision: .bf16))
-        #expect(fp32.byteCount == (n * k + n) * 4)
-        #expect(bf16.byteCount == n * k * 2 + n * 4)
+        #expect(residentParameterBytes(of: fp32) == (n * k + n) * 4)
+        #expect(residentParameterBytes(of: bf16) == n * k * 2 + n * 4)
     }
 
     /// What the CPU check finds is what the kernel reports in /proc/cpuinfo.

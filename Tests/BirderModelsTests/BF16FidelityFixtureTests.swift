@@ -113,18 +113,11 @@ struct BF16Fixture {
         try autocastErrors(network: network, photo: photo).cosine
     }
 
-    // Measures in Double, as the script's numpy float64.
-    static func cosine(_ a: [Float], _ b: [Float]) -> Double { cosineSimilarity(a, b) }
     /// ‖a − reference‖ / ‖reference‖.
     static func relativeL2(_ a: [Float], reference b: [Float]) -> Double {
         var diff = 0.0, norm = 0.0
         for (x, y) in zip(a, b) { diff += (Double(x) - Double(y)) * (Double(x) - Double(y)); norm += Double(y) * Double(y) }
         return (diff / norm).squareRoot()
-    }
-    /// max |a − reference| / max |reference|.
-    static func maxRelative(_ a: [Float], reference b: [Float]) -> Double {
-        let (diff, ref) = maxAbsDifference(a, b)
-        return Double(diff) / Double(ref)
     }
 }
 
@@ -157,8 +150,8 @@ struct BF16Fixture {
         let fp32 = try fixture.fp32Embeddings(network: network), autocast = try fixture.autocastEmbeddings(network: network)
         for (photo, (a, b)) in zip(fixture.photos, zip(autocast, fp32)) {
             let recorded = try fixture.autocastErrors(network: network, photo: photo)
-            let cosine = BF16Fixture.cosine(a, b), relativeL2 = BF16Fixture.relativeL2(a, reference: b)
-            let maxRelative = BF16Fixture.maxRelative(a, reference: b)
+            let cosine = cosineSimilarity(a, b), relativeL2 = BF16Fixture.relativeL2(a, reference: b)
+            let maxRelative = Double(relativeError(a, b))
             print("\(network) \(photo) autocast bf16 vs fp32: cosine \(cosine) (manifest \(recorded.cosine)), "
                   + "rel L2 \(relativeL2) (manifest \(recorded.relativeL2)), max|Δ|/max|ref| \(maxRelative) (manifest \(recorded.maxAbsDiffOverMaxAbs))")
             #expect(abs(cosine - recorded.cosine) <= 1e-9, "\(network) \(photo) cosine")
@@ -201,10 +194,10 @@ struct BF16Fixture {
         let embeddings = try Self.bf16Embeddings(fixture, network: network, set: testContext.instructionSet)
         let reference = try fixture.fp32Embeddings(network: network)
         for (photo, (ours, fp32)) in zip(fixture.photos, zip(embeddings, reference)) {
-            let cosine = BF16Fixture.cosine(ours, fp32), relativeL2 = BF16Fixture.relativeL2(ours, reference: fp32)
+            let cosine = cosineSimilarity(ours, fp32), relativeL2 = BF16Fixture.relativeL2(ours, reference: fp32)
             let bar = try fixture.autocastRelativeL2(network: network, photo: photo)
             print("\(network) \(photo) bf16 (\(testContext.instructionSet)) vs Birder fp32: cosine \(cosine), rel L2 \(relativeL2) "
-                  + "(PyTorch autocast: \(bar)), max|Δ|/max|ref| \(BF16Fixture.maxRelative(ours, reference: fp32))")
+                  + "(PyTorch autocast: \(bar)), max|Δ|/max|ref| \(relativeError(ours, fp32))")
             #expect(cosine >= 0.999, "\(network) \(photo): cosine \(cosine)")
             #expect(relativeL2 <= bar, "\(network) \(photo): rel L2 \(relativeL2) > PyTorch autocast's \(bar)")
             #expect(relativeL2 > 0, "\(network) \(photo): bf16 equals fp32: nothing was rounded")
@@ -224,7 +217,7 @@ struct BF16Fixture {
         for set in sets where set != .portable {
             let embeddings = try Self.bf16Embeddings(fixture, network: "rdnet_t", set: set)
             for (photo, (ours, theirs)) in zip(fixture.photos, zip(embeddings, reference)) {
-                let relative = BF16Fixture.maxRelative(ours, reference: theirs)
+                let relative = relativeError(ours, theirs)
                 print("rdnet_t \(photo) bf16: \(set) (native \(set.runsBF16Natively)) vs portable: max|Δ|/max|ref| \(relative)")
                 #expect(relative <= 3e-3, "\(set) vs portable on \(photo): \(relative)")
             }

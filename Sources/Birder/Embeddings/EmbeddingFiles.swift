@@ -109,14 +109,8 @@ public struct EmbeddingCache: Sendable {
     /// The cache file for these images embedded by `model` (it may not exist yet).
     public func file(model: BirderModel, images: [String]) -> URL {
         var key = "\(model.checkpoint.standardizedFileURL.path)|\(model.network)|\(Self.stamp(model.checkpoint.path))"
-        // Other preprocessing gives other embeddings (the default keeps the keys it always had).
-        let preprocessing = model.preprocessing
-        if preprocessing.centerCrop != 1.0 || preprocessing.simpleCrop {
-            key += "|center_crop=\(preprocessing.centerCrop)|simple_crop=\(preprocessing.simpleCrop)"
-        }
-        if preprocessing.imageLoader != .pil { key += "|img_loader=\(preprocessing.imageLoader.rawValue)" }
-        if model.inputSize != model.checkpointInputSize { key += "|size=\(model.inputSize.height)x\(model.inputSize.width)" }
-        if model.precision != .fp32 { key += "|precision=\(model.precision)" }
+        // Other preprocessing or precision gives other embeddings (the defaults add nothing).
+        for setting in model.outputSettings { key += "|\(setting.name)=\(setting.value)" }
         for image in images { key += "|\(image)|\(Self.stamp(image))" }
         return directory.appendingPathComponent("embeddings-\(String(SeededParameters.fnv1a64(key), radix: 16)).npy")
     }

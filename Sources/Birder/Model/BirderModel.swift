@@ -32,8 +32,8 @@ public struct BirderModel: Sendable {
     /// The kernel set whose layout the weights are packed for.
     public let instructionSet: InstructionSet
     /// The precision of the network's products (`.bf16`: bfloat16 weights and GEMM inputs, Float32
-    /// sums). Heads always run in Float32.
-    public let precision: Precision
+    /// sums), as its weights were packed. Heads always run in Float32.
+    public var precision: Precision { loaded.encoder.packedFor.precision }
     /// Heads attached with `load(heads:)` or `attachingHead`, in that order.
     public let heads: [ClassifierHead]
     /// Birder's preprocessing options (`--center-crop`, `--simple-crop`); the defaults are the
@@ -80,7 +80,7 @@ public struct BirderModel: Sendable {
         let name = try store.model(named: nameOrPath) != nil && !ModelStore.isPath(nameOrPath) ? nameOrPath : stem
         var model = BirderModel(name: name, network: loaded.network, checkpoint: file,
                                 inputSize: ImageSize(height: loaded.inputSize[0], width: loaded.inputSize[1]),
-                                instructionSet: set, precision: precision, heads: [], loaded: loaded)
+                                instructionSet: set, heads: [], loaded: loaded)
         for head in heads { model = try model.attachingHead(head, store: store, allowForeignEncoder: allowForeignHeads) }
         return model
     }
@@ -103,7 +103,7 @@ public struct BirderModel: Sendable {
         }
         let headName = ModelStore.isPath(levelOrPath) ? file.lastPathComponent : levelOrPath
         return BirderModel(name: name, network: network, checkpoint: checkpoint, inputSize: inputSize,
-                           instructionSet: instructionSet, precision: precision,
+                           instructionSet: instructionSet,
                            heads: heads + [ClassifierHead(name: headName, file: file, classifier: classifier)],
                            preprocessing: preprocessing, loaded: loaded)
     }
@@ -111,6 +111,20 @@ public struct BirderModel: Sendable {
     /// The heads `classify` reports: the attached ones, else the checkpoint's own classifier.
     public var classifyingHeads: [ClassifierHead] {
         heads.isEmpty ? checkpointClassifier.map { [$0] } ?? [] : heads
+    }
+
+    /// The settings beyond the checkpoint that change this model's outputs, each only when it is
+    /// not the default (so runs and cache entries without any keep the identity they always had):
+    /// what a run's identity and the embedding cache's key name.
+    var outputSettings: [(name: String, value: String)] {
+        var settings: [(name: String, value: String)] = []
+        if preprocessing.centerCrop != 1.0 || preprocessing.simpleCrop {
+            settings += [("center_crop", "\(preprocessing.centerCrop)"), ("simple_crop", "\(preprocessing.simpleCrop)")]
+        }
+        if preprocessing.imageLoader != .pil { settings.append(("img_loader", preprocessing.imageLoader.rawValue)) }
+        if inputSize != checkpointInputSize { settings.append(("size", "\(inputSize.height)x\(inputSize.width)")) }
+        if precision != .fp32 { settings.append(("precision", precision.rawValue)) }
+        return settings
     }
 
     /// The inference transform of this model (Pillow-exact bicubic resize to the input size,

@@ -63,7 +63,7 @@ extension InferenceSession {
         guard let format = format ?? EmbeddingFormat(path: destination) else {
             throw RunError.io(path: destination, reason: "the extension names no embedding format (.npy, .csv, .safetensors)")
         }
-        let identity = RunIdentity(command: "embed", format: format.rawValue, settings: preprocessingSettings, manifest: run.manifest,
+        let identity = RunIdentity(command: "embed", format: format.rawValue, settings: outputSettings, manifest: run.manifest,
                                    shard: run.shard, model: try RunIdentity.modelChecksum(model))
         let model = model
         return try CollectionRunner(run: run, identity: identity, network: model.network, batchSize: batchSize).execute(
@@ -75,16 +75,9 @@ extension InferenceSession {
             progress: progress, shouldStop: shouldStop)
     }
 
-    /// The preprocessing options and the precision in a run's identity: they change every row
-    /// (nothing when default, so journals of runs without them read the same).
-    private var preprocessingSettings: String {
-        let preprocessing = model.preprocessing
-        var settings = preprocessing.centerCrop == 1.0 && !preprocessing.simpleCrop ? ""
-            : " center-crop=\(preprocessing.centerCrop) simple-crop=\(preprocessing.simpleCrop)"
-        if preprocessing.imageLoader != .pil { settings += " img-loader=\(preprocessing.imageLoader.rawValue)" }
-        if model.inputSize != model.checkpointInputSize { settings += " size=\(model.inputSize.height)x\(model.inputSize.width)" }
-        if model.precision != .fp32 { settings += " precision=\(model.precision)" }
-        return settings
+    /// The model's output settings in a run's identity, spelled as options (` img-loader=tv`).
+    private var outputSettings: String {
+        model.outputSettings.map { " \($0.name.replacingOccurrences(of: "_", with: "-"))=\($0.value)" }.joined()
     }
 
     /// The top `topK` classes of every head for a collection, into `run.output` or standard output.
@@ -104,7 +97,7 @@ extension InferenceSession {
         let columns = min(topK, heads.map(\.classCount).max() ?? topK)
         let identity = RunIdentity(command: "predict", format: format.rawValue,
                                    settings: "top-k=\(columns) heads=\(heads.map(\.name).joined(separator: ","))"
-                                       + (format == .wide ? " min-confidence=\(minimumConfidence)" : "") + preprocessingSettings
+                                       + (format == .wide ? " min-confidence=\(minimumConfidence)" : "") + outputSettings
                                        + (testTimeAugmentation ? " tta" : ""),
                                    manifest: run.manifest, shard: run.shard, model: try RunIdentity.modelChecksum(model))
         let destination = run.destination

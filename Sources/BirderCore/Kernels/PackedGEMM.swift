@@ -38,14 +38,6 @@ package struct PackedLinear: Sendable {
     /// Output panels; `packedGEMM` can compute any sub-range of them.
     package var panelCount: Int { (outputs + panelWidth - 1) / panelWidth }
 
-    /// Bytes the packed weights and bias take.
-    package var byteCount: Int {
-        switch weights {
-        case let .fp32(storage): return storage.count * MemoryLayout<Float>.stride
-        case let .bf16(panels, bias, _): return panels.count * MemoryLayout<UInt16>.stride + bias.count * MemoryLayout<Float>.stride
-        }
-    }
-
     /// Packs `outputs`×`inputs` weights, w[j, p] at weights[j·rowStride + p·columnStride]
     /// (PyTorch's out×in layout: rowStride = inputs, columnStride = 1), and an optional bias, in
     /// the precision of `kernels`.

@@ -214,6 +214,10 @@ static void tile_12x8(int k, const float *a, long lda, int rows, const float *pa
 #ifndef BK_KC
 #define BK_KC 512
 #endif
+// The longest K block: equal block sizes, so no block is a sliver; no split up to 1.5·BK_KC.
+#define BK_KC_MAX (BK_KC + BK_KC / 2)
+
+static inline int k_blocks(int k) { return k <= BK_KC_MAX ? 1 : (k + BK_KC - 1) / BK_KC; }
 
 static void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const float *packed, int flags,
                            float *c, long ldc, int panel_begin, int panel_end) {
@@ -221,8 +225,7 @@ static void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const 
     int act = flags & BK_ACT_GELU, accumulate = (flags & BK_GEMM_ACCUMULATE) != 0;
     const float *bias = packed + (size_t)panels * 16 * (size_t)k;
     if (panel_end > panels) panel_end = panels;
-    // Equal block sizes, so no block is a sliver; no split up to 1.5·BK_KC.
-    int blocks = k <= BK_KC + BK_KC / 2 ? 1 : (k + BK_KC - 1) / BK_KC;
+    int blocks = k_blocks(k);
     for (int j = panel_begin; j < panel_end; j++) {
         int cols = n - 16 * j < 16 ? n - 16 * j : 16;
         int p0 = 0;
@@ -249,7 +252,6 @@ static void BK_FN(bk_gemm)(int m, int n, int k, const float *a, long lda, const 
 // BK_BF16_ROWS rows × one K block into a stack buffer, and every panel of the call then runs over
 // that buffer, so each element of A is rounded once per K block rather than once per panel.
 #define BK_BF16_ROWS 12
-#define BK_BF16_KC_MAX (BK_KC + BK_KC / 2)
 
 static void BK_FN(bk_gemm_bf16)(int m, int n, int k, const float *a, long lda, const uint16_t *packed,
                                 const float *bias, int flags, float *c, long ldc, int panel_begin, int panel_end) {
@@ -257,8 +259,8 @@ static void BK_FN(bk_gemm_bf16)(int m, int n, int k, const float *a, long lda, c
     int act = flags & BK_ACT_GELU, accumulate = (flags & BK_GEMM_ACCUMULATE) != 0;
     if (panel_end > panels) panel_end = panels;
     if (panel_begin >= panel_end) return;
-    float rounded[BK_BF16_ROWS * BK_BF16_KC_MAX];
-    int blocks = k <= BK_BF16_KC_MAX ? 1 : (k + BK_KC - 1) / BK_KC;
+    float rounded[BK_BF16_ROWS * BK_KC_MAX];
+    int blocks = k_blocks(k);
     int p0 = 0;
     for (int blk = 0; blk < blocks; blk++) {
         int p1 = (int)((long)k * (blk + 1) / blocks);
